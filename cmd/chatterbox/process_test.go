@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatterbox/chatterbox/node/nodetest"
+)
+
+// buildBinary compiles the chatterbox binary once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "chatterbox-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "chatterbox")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func binary(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("process tests need the go command to build the binary:", err)
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a running chatterbox process.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+	lines  chan string
+}
+
+// start runs the binary with args and waits for it to print its gateway URL.
+func start(t *testing.T, args ...string) (*proc, string) {
+	t.Helper()
+	p := launch(t, args...)
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				err := <-p.done
+				t.Fatalf("chatterbox exited before it was ready: %v\n%s", err, p.stderr)
+			}
+			if url, found := strings.CutPrefix(strings.TrimSpace(line), "gateway:"); found {
+				return p, strings.TrimSpace(url)
+			}
+		case <-deadline:
+			p.cmd.Process.Kill()
+			t.Fatalf("chatterbox did not print its gateway URL within 60s\n%s", p.stderr)
+		}
+	}
+}
+
+func launch(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1), lines: make(chan string, 64)}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() }) // no-op once it has exited
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	for range p.lines {
+	}
+	select {
+	case err := <-p.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(within):
+		p.cmd.Process.Kill()
+		t.Fatalf("chatterbox did not exit within %s\n%s", within, p.stderr)
+		return -1
+	}
+}
+
+func TestProcessRunStopRestart(t *testing.T) {
+	dataDir := t.TempDir()
+	gwPort := freePort(t)
+	args := []string{"run", "--data-dir", dataDir, "--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gwPort),
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false"}
+
+	p, url := start(t, args...)
+	if url != fmt.Sprintf("http://127.0.0.1:%d", gwPort) {
+		t.Fatalf("gateway URL = %q", url)
+	}
+	c := nodetest.NewClient(t, url)
+	c.Must(200, "GET", "/healthz", nil)
+	peerID := c.Must(200, "GET", "/api/node", nil).String("peerId")
+	c.SignUp("ann@example.com", "correct horse battery staple", "Ann")
+	memberID := c.Must(200, "GET", "/api/me", nil).String("memberId")
+
+	// A second process on the same data dir is refused, clearly.
+	second := launch(t, "run", "--data-dir", dataDir, "--gateway-addr", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false")
+	if code := second.wait(t, 30*time.Second); code != 1 {
+		t.Fatalf("second process on a locked dir exited %d, want 1\n%s", code, second.stderr)
+	}
+	if !strings.Contains(second.stderr.String(), "in use by another chatterbox node") {
+		t.Fatalf("second process did not say the directory is locked:\n%s", second.stderr)
+	}
+
+	c.HTTP.CloseIdleConnections()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "msg=stopped") {
+		t.Fatalf("no clean-stop log line:\n%s", p.stderr)
+	}
+
+	p2, url2 := start(t, args...)
+	c2 := nodetest.NewClient(t, url2)
+	if got := c2.Must(200, "GET", "/api/node", nil).String("peerId"); got != peerID {
+		t.Fatalf("peer ID changed across restart: %s → %s", peerID, got)
+	}
+	c2.SignIn("ann@example.com", "correct horse battery staple")
+	if got := c2.Must(200, "GET", "/api/me", nil).String("memberId"); got != memberID {
+		t.Fatalf("member id changed across restart")
+	}
+	c2.HTTP.CloseIdleConnections()
+	p2.cmd.Process.Signal(os.Interrupt)
+	if code := p2.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGINT = %d\n%s", code, p2.stderr)
+	}
+}
+
+func TestProcessUsageErrorExitCode2(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--mdns=perhaps"},
+		{"run", "--gateway-addr", "nope"},
+		{"frobnicate"},
+	} {
+		p := launch(t, args...)
+		if code := p.wait(t, 30*time.Second); code != 2 {
+			t.Errorf("%q exited %d, want 2\n%s", args, code, p.stderr)
+		}
+		msg := strings.TrimSpace(p.stderr.String())
+		if !strings.HasPrefix(msg, "chatterbox: ") || strings.Count(msg, "\n") != 0 {
+			t.Errorf("%q: want one sentence on stderr, got %q", args, msg)
+		}
+	}
+	p := launch(t, "run", "--help")
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("--help exited %d", code)
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatterbox/chatterbox/gateway"
+	"github.com/chatterbox/chatterbox/gossip"
+	"github.com/chatterbox/chatterbox/node"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version from the build info is used.
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// usageError is a mistake in the command line or environment: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+const topUsage = `ChatterBox — group chat without a central server.
+
+Usage:
+  chatterbox [run] [flags]   start a node (the default)
+  chatterbox version         print the version
+  chatterbox help            print this help
+
+Run "chatterbox run --help" for the flags.
+`
+
+// Run is the whole program behind main: it parses args and runs the chosen
+// subcommand until ctx is cancelled.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runNode(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "chatterbox", buildVersion())
+		return nil
+	case "help":
+		fmt.Fprint(stdout, topUsage)
+		return nil
+	default:
+		return usagef("unknown command %q (try \"chatterbox help\")", cmd)
+	}
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// runConfig is what the run subcommand's flags and environment produce.
+type runConfig struct {
+	dataDir     string
+	gatewayAddr string
+	listen      listFlag
+	mdns        bool
+	logLevel    string
+}
+
+func newRunFlags(c *runConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("chatterbox run", flag.ContinueOnError)
+	defDir, err := node.DefaultDataDir()
+	if err != nil {
+		defDir = "(none: set --data-dir)"
+	}
+	fs.StringVar(&c.dataDir, "data-dir", defDir, "directory for the node key and database `path` (env CHATTERBOX_DATA_DIR)")
+	fs.StringVar(&c.gatewayAddr, "gateway-addr", gateway.DefaultAddr, "`host:port` of the local web gateway (env CHATTERBOX_GATEWAY_ADDR)")
+	fs.Var(&c.listen, "listen", "libp2p listen `multiaddr`, repeatable (env CHATTERBOX_LISTEN, comma-separated)\n(default TCP and QUIC on port "+strconv.Itoa(gossip.DefaultPort)+", all interfaces)")
+	fs.BoolVar(&c.mdns, "mdns", true, "discover peers on the local network with mDNS (env CHATTERBOX_MDNS)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error (env CHATTERBOX_LOG_LEVEL)")
+	return fs
+}
+
+// envName maps a flag name to its environment variable.
+func envName(flagName string) string {
+	return "CHATTERBOX_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseRun reads flags, then the CHATTERBOX_* environment for every flag not
+// given on the command line, then validates the result.
+func parseRun(args []string, getenv func(string) string, stdout io.Writer) (runConfig, error) {
+	var c runConfig
+	fs := newRunFlags(&c)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fs.SetOutput(stdout)
+			fmt.Fprint(stdout, "Usage: chatterbox run [flags]\n\nStart a ChatterBox node. Every flag can also be set with the environment\nvariable named after it; a flag on the command line wins.\n\nFlags:\n")
+			fs.PrintDefaults()
+			return c, flag.ErrHelp
+		}
+		return c, usagef("%v (see \"chatterbox run --help\")", err)
+	}
+	if fs.NArg() > 0 {
+		return c, usagef("unexpected argument %q (see \"chatterbox run --help\")", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		v := getenv(envName(f.Name))
+		if given[f.Name] || v == "" || envErr != nil {
+			return
+		}
+		if f.Name == "listen" {
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					c.listen = append(c.listen, a)
+				}
+			}
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			envErr = usagef("invalid value %q in %s: %v", v, envName(f.Name), err)
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	return c, c.validate()
+}
+
+func (c *runConfig) validate() error {
+	if strings.TrimSpace(c.dataDir) == "" || strings.HasPrefix(c.dataDir, "(none") {
+		return usagef("no data directory: pass --data-dir or set CHATTERBOX_DATA_DIR")
+	}
+	host, port, err := net.SplitHostPort(c.gatewayAddr)
+	if err != nil {
+		return usagef("invalid --gateway-addr %q: want host:port, e.g. 127.0.0.1:%d", c.gatewayAddr, gateway.DefaultPort)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return usagef("invalid --gateway-addr %q: the port must be a number from 0 to 65535", c.gatewayAddr)
+	}
+	if host == "" {
+		return usagef("invalid --gateway-addr %q: name the host, e.g. 127.0.0.1:%s (an empty host would listen on every interface)", c.gatewayAddr, port)
+	}
+	if _, err := gossip.ParseListenAddrs(c.listen); err != nil {
+		return usagef("%v", err)
+	}
+	if _, err := parseLevel(c.logLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, usagef("invalid --log-level %q: want debug, info, warn or error", s)
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseRun(args, os.Getenv, stdout)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(c.logLevel)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if host, _, _ := net.SplitHostPort(c.gatewayAddr); !isLoopback(host) {
+		log.Warn("the gateway listens beyond this machine; anyone who can reach it can try to sign in", "addr", c.gatewayAddr)
+	}
+	n, err := node.New(node.Config{
+		DataDir:     c.dataDir,
+		GatewayAddr: c.gatewayAddr,
+		ListenAddrs: c.listen,
+		DisableMDNS: !c.mdns,
+		Version:     buildVersion(),
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ChatterBox node is running.\n  gateway:  %s\n  peer id:  %s\n  data dir: %s\nOpen the gateway URL in your browser. Press Ctrl-C to stop.\n",
+		n.GatewayURL(), n.PeerID(), n.DataDir())
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	start := time.Now()
+	if err := n.Close(); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,313 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/chatterbox/chatterbox/identity"
+)
+
+const goodPassword = "correct horse battery staple"
+
+type fakeNode struct{}
+
+func (fakeNode) PeerID() string  { return "12D3KooWTest" }
+func (fakeNode) Addrs() []string { return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"} }
+
+// testServer runs the real gateway handler with a real identity service on
+// a Badger database in a temp dir.
+func testServer(t *testing.T, mutate ...func(*identity.Config)) *httptest.Server {
+	t.Helper()
+	db, err := badger.Open(badger.DefaultOptions(t.TempDir()).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	idCfg := identity.Config{DB: db, Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, Logger: log}
+	for _, m := range mutate {
+		m(&idCfg)
+	}
+	id, err := identity.NewService(idCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := New(Config{Identity: id, Node: fakeNode{}, Version: "test", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetReady(true)
+	srv := httptest.NewServer(gw.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type resp struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (r resp) errCode() string {
+	e, _ := r.Body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (r resp) str(key string) string { s, _ := r.Body[key].(string); return s }
+
+// do sends a request; body may be a string (sent raw) or a value (JSON).
+func do(t *testing.T, srv *httptest.Server, method, path string, body any, headers ...string) resp {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out.Body); err != nil {
+			t.Fatalf("%s %s: response is not JSON: %q", method, path, raw)
+		}
+	}
+	return out
+}
+
+func expect(t *testing.T, r resp, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.errCode() != code {
+		t.Fatalf("got %d %q (%s), want %d %q", r.Status, r.errCode(), r.Raw, status, code)
+	}
+	if code != "" {
+		e := r.Body["error"].(map[string]any)
+		if msg, _ := e["message"].(string); msg == "" {
+			t.Fatalf("error %q has no message", code)
+		}
+	}
+}
+
+func registerBody(email string) map[string]string {
+	return map[string]string{"email": email, "password": goodPassword, "displayName": "Ann"}
+}
+
+func signIn(t *testing.T, srv *httptest.Server, email string) resp {
+	t.Helper()
+	r := do(t, srv, "POST", "/api/auth/login", map[string]string{"email": email, "password": goodPassword})
+	expect(t, r, 200, "")
+	return r
+}
+
+func bearer(r resp) []string { return []string{"Authorization", "Bearer " + r.str("accessToken")} }
+
+func TestRegisterLoginMeLogout(t *testing.T) {
+	srv := testServer(t)
+	r := do(t, srv, "POST", "/api/auth/register", registerBody("Ann@Example.com"))
+	expect(t, r, 201, "")
+	if r.str("email") != "ann@example.com" || r.str("memberId") == "" || r.str("fingerprint") == "" || r.Body["emailVerified"] != false {
+		t.Fatalf("register body = %s", r.Raw)
+	}
+	for _, secret := range []string{"passwordHash", "memberKey", "password"} {
+		if _, ok := r.Body[secret]; ok {
+			t.Fatalf("register response leaks %q: %s", secret, r.Raw)
+		}
+	}
+	memberID := r.str("memberId")
+
+	login := signIn(t, srv, "ann@example.com")
+	if login.str("refreshToken") == "" || login.str("tokenType") != "Bearer" || login.Body["account"] == nil {
+		t.Fatalf("login body = %s", login.Raw)
+	}
+	me := do(t, srv, "GET", "/api/me", nil, bearer(login)...)
+	expect(t, me, 200, "")
+	if me.str("memberId") != memberID || me.str("displayName") != "Ann" {
+		t.Fatalf("me = %s", me.Raw)
+	}
+
+	expect(t, do(t, srv, "GET", "/api/me", nil), 401, "unauthorized")
+	expect(t, do(t, srv, "GET", "/api/me", nil, "Authorization", "Bearer nonsense"), 401, "invalid_token")
+	expect(t, do(t, srv, "GET", "/api/me", nil, "Authorization", "Basic abc"), 401, "unauthorized")
+
+	out := do(t, srv, "POST", "/api/auth/logout", nil, bearer(login)...)
+	if out.Status != 204 {
+		t.Fatalf("logout = %d %s", out.Status, out.Raw)
+	}
+	expect(t, do(t, srv, "GET", "/api/me", nil, bearer(login)...), 401, "invalid_token")
+	expect(t, do(t, srv, "POST", "/api/auth/refresh", map[string]string{"refreshToken": login.str("refreshToken")}), 401, "invalid_token")
+}
+
+func TestRegisterErrors(t *testing.T) {
+	srv := testServer(t)
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 201, "")
+	tests := []struct {
+		name   string
+		body   any
+		status int
+		code   string
+	}{
+		{"duplicate email", registerBody("ANN@example.com"), 409, "email_taken"},
+		{"weak password", map[string]string{"email": "b@example.com", "password": "password1", "displayName": "B"}, 422, "weak_password"},
+		{"short password", map[string]string{"email": "b@example.com", "password": "x7!", "displayName": "B"}, 422, "weak_password"},
+		{"invalid email", map[string]string{"email": "not-an-email", "password": goodPassword, "displayName": "B"}, 422, "invalid_email"},
+		{"invalid display name", map[string]string{"email": "b@example.com", "password": goodPassword, "displayName": " "}, 422, "invalid_display_name"},
+		{"broken json", `{"email":`, 400, "bad_json"},
+		{"not an object", `[1,2]`, 400, "bad_json"},
+		{"wrong type", `{"email": 5}`, 400, "bad_json"},
+		{"unknown field", `{"email":"b@example.com","pasword":"x"}`, 400, "bad_json"},
+		{"two values", `{} {}`, 400, "bad_json"},
+		{"empty body", ``, 400, "bad_json"},
+		{"too large", `{"email":"` + strings.Repeat("a", maxBodyBytes) + `"}`, 413, "body_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			expect(t, do(t, srv, "POST", "/api/auth/register", tt.body), tt.status, tt.code)
+		})
+	}
+	t.Run("not json content type", func(t *testing.T) {
+		expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("c@example.com"), "Content-Type", "text/plain"), 415, "unsupported_media_type")
+	})
+}
+
+func TestLoginErrorsAndThrottle(t *testing.T) {
+	srv := testServer(t, func(c *identity.Config) {
+		c.AccountThrottle = identity.ThrottlePolicy{Burst: 3, Every: time.Hour}
+	})
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 201, "")
+	wrong := do(t, srv, "POST", "/api/auth/login", map[string]string{"email": "ann@example.com", "password": "not the password"})
+	unknown := do(t, srv, "POST", "/api/auth/login", map[string]string{"email": "zed@example.com", "password": "not the password"})
+	expect(t, wrong, 401, "invalid_credentials")
+	expect(t, unknown, 401, "invalid_credentials")
+	if wrong.Raw != unknown.Raw {
+		t.Fatalf("unknown email and wrong password differ:\n%s\n%s", wrong.Raw, unknown.Raw)
+	}
+	do(t, srv, "POST", "/api/auth/login", map[string]string{"email": "ann@example.com", "password": "not the password"})
+	do(t, srv, "POST", "/api/auth/login", map[string]string{"email": "ann@example.com", "password": "not the password"})
+	r := do(t, srv, "POST", "/api/auth/login", map[string]string{"email": "ann@example.com", "password": goodPassword})
+	expect(t, r, 429, "too_many_attempts")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	expect(t, do(t, srv, "POST", "/api/auth/login", `{"email":1}`), 400, "bad_json")
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	srv := testServer(t)
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 201, "")
+	login := signIn(t, srv, "ann@example.com")
+	r1 := do(t, srv, "POST", "/api/auth/refresh", map[string]string{"refreshToken": login.str("refreshToken")})
+	expect(t, r1, 200, "")
+	expect(t, do(t, srv, "GET", "/api/me", nil, bearer(r1)...), 200, "")
+	expect(t, do(t, srv, "POST", "/api/auth/refresh", map[string]string{"refreshToken": login.str("refreshToken")}), 401, "refresh_reused")
+	expect(t, do(t, srv, "GET", "/api/me", nil, bearer(r1)...), 401, "invalid_token")
+	expect(t, do(t, srv, "POST", "/api/auth/refresh", map[string]string{"refreshToken": r1.str("refreshToken")}), 401, "invalid_token")
+	expect(t, do(t, srv, "POST", "/api/auth/refresh", map[string]string{}), 401, "invalid_token")
+}
+
+func TestHostAndOriginChecks(t *testing.T) {
+	srv := testServer(t)
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	for _, host := range []string{"evil.example", "evil.example:" + port, "127.0.0.1.nip.io:" + port, "localhost.evil.example"} {
+		expect(t, do(t, srv, "GET", "/api/node", nil, "Host", host), 421, "bad_host")
+		expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("x@example.com"), "Host", host), 421, "bad_host")
+	}
+	for _, host := range []string{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "LOCALHOST:" + port} {
+		expect(t, do(t, srv, "GET", "/api/node", nil, "Host", host), 200, "")
+	}
+	self := "http://127.0.0.1:" + port
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Origin", "https://evil.example"), 403, "bad_origin")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Origin", "http://localhost:"+port), 403, "bad_origin")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Origin", "null"), 403, "bad_origin")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Sec-Fetch-Site", "cross-site"), 403, "bad_origin")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Sec-Fetch-Site", "same-site"), 403, "bad_origin")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Origin", self, "Sec-Fetch-Site", "same-origin"), 201, "")
+	// Reads are allowed cross-origin (the browser keeps the answer from the page).
+	expect(t, do(t, srv, "GET", "/api/node", nil, "Origin", "https://evil.example"), 200, "")
+}
+
+func TestSecurityHeadersEverywhere(t *testing.T) {
+	srv := testServer(t)
+	for _, path := range []string{"/healthz", "/api/node", "/api/me", "/nope", "/api/openapi.yaml"} {
+		r := do(t, srv, "GET", path, nil)
+		for h, want := range map[string]string{
+			"X-Content-Type-Options":  "nosniff",
+			"X-Frame-Options":         "DENY",
+			"Referrer-Policy":         "no-referrer",
+			"Content-Security-Policy": "frame-ancestors 'none'",
+		} {
+			if got := r.Header.Get(h); !strings.Contains(got, want) {
+				t.Errorf("%s: %s = %q, want %q", path, h, got, want)
+			}
+		}
+	}
+	if cc := do(t, srv, "GET", "/api/me", nil).Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("API Cache-Control = %q", cc)
+	}
+}
+
+func TestNodeHealthAndFallbacks(t *testing.T) {
+	srv := testServer(t)
+	expect(t, do(t, srv, "GET", "/healthz", nil), 200, "")
+	n := do(t, srv, "GET", "/api/node", nil)
+	expect(t, n, 200, "")
+	if n.str("peerId") != "12D3KooWTest" || n.str("version") != "test" || len(n.Body["addrs"].([]any)) != 1 {
+		t.Fatalf("node = %s", n.Raw)
+	}
+	expect(t, do(t, srv, "GET", "/api/nothing-here", nil), 404, "not_found")
+	r := do(t, srv, "DELETE", "/api/me", nil)
+	expect(t, r, 405, "method_not_allowed")
+	if !strings.Contains(r.Header.Get("Allow"), "GET") {
+		t.Errorf("405 Allow = %q", r.Header.Get("Allow"))
+	}
+	if doc := do(t, srv, "GET", "/api/openapi.yaml", nil); doc.Status != 200 || !strings.Contains(doc.Raw, "openapi: 3") {
+		t.Fatalf("openapi.yaml = %d %.80s", doc.Status, doc.Raw)
+	}
+}
+
+func TestHealthNotReady(t *testing.T) {
+	db, err := badger.Open(badger.DefaultOptions(t.TempDir()).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id, err := identity.NewService(identity.Config{DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, _ := New(Config{Identity: id})
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+	expect(t, do(t, srv, "GET", "/healthz", nil), 503, "not_ready")
+}

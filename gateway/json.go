@@ -1,0 +1,47 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// maxBodyBytes bounds every JSON request body.
+const maxBodyBytes = 1 << 20
+
+// decodeJSON reads exactly one JSON object into v. Unknown fields, trailing
+// data, a wrong content type and oversized bodies are client errors.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	// Requiring application/json also makes every cross-origin write a
+	// CORS-preflighted request, which this server never approves.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the request body as JSON with Content-Type: application/json."}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBodyBytes)}
+		case errors.Is(err, io.EOF):
+			return errBadJSON("The request body is empty; send a JSON object.")
+		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+			return errBadJSON("The request body is not valid JSON.")
+		case errors.As(err, &typ):
+			return errBadJSON(fmt.Sprintf("The field %q has the wrong type.", typ.Field))
+		default:
+			return errBadJSON("The request body is not the expected JSON object: " + err.Error() + ".")
+		}
+	}
+	if dec.More() {
+		return errBadJSON("The request body holds more than one JSON value.")
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+package gateway
+
+import "net/http"
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeAPIError(w, &apiError{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "The node is starting or stopping."})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type nodeView struct {
+	PeerID  string   `json:"peerId"`
+	Addrs   []string `json:"addrs"`
+	Version string   `json:"version"`
+}
+
+func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
+	v := nodeView{Addrs: []string{}, Version: s.cfg.Version}
+	if s.cfg.Node != nil {
+		v.PeerID = s.cfg.Node.PeerID()
+		v.Addrs = append(v.Addrs, s.cfg.Node.Addrs()...)
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatterbox/chatterbox/identity"
+)
+
+// DefaultPort is the gateway's fixed default port on 127.0.0.1. Invite
+// links are written against it, so that a link opened by someone whose own
+// node runs on the default port lands in their node's UI.
+const DefaultPort = 7733
+
+// DefaultAddr is where the gateway listens when Config.Addr is empty.
+var DefaultAddr = "127.0.0.1:" + strconv.Itoa(DefaultPort)
+
+// NodeInfo is what the gateway needs to know about its node.
+type NodeInfo interface {
+	PeerID() string
+	Addrs() []string
+}
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the host:port to listen on; empty means DefaultAddr. Port 0
+	// picks a free port (see Server.URL).
+	Addr string
+	// AllowedHosts are extra Host header names accepted besides localhost
+	// and IP literals (for a node behind a reverse proxy). Empty: none.
+	AllowedHosts []string
+	// Identity manages accounts and sessions. Required.
+	Identity *identity.Service
+	// Node describes the node; nil answers /api/node with an empty peer id.
+	Node NodeInfo
+	// Version is reported by /api/node.
+	Version string
+	// Logger receives request errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the HTTP gateway. New builds it; Start listens; Close stops it.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	id      *identity.Service
+	handler http.Handler
+	ready   atomic.Bool
+
+	mu   sync.Mutex
+	srv  *http.Server // guarded by mu
+	ln   net.Listener // guarded by mu
+	done chan struct{}
+}
+
+// New builds the gateway's routes. It does not listen.
+func New(cfg Config) (*Server, error) {
+	if cfg.Identity == nil {
+		return nil, errors.New("gateway: Config.Identity is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, id: cfg.Identity}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the gateway's complete HTTP handler, middleware included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetReady flips /healthz between 503 and 200.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Start binds the listen address and serves in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("gateway: already started")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.done = make(chan struct{})
+	go func(srv *http.Server, done chan struct{}) {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("gateway stopped serving", "err", err)
+		}
+	}(s.srv, s.done)
+	return nil
+}
+
+// URL is the gateway's base URL, e.g. http://127.0.0.1:7733. Valid after
+// Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Close stops accepting requests and waits (until ctx ends) for those in
+// flight. It is safe to call more than once.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	s.SetReady(false)
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		srv.Close()
+	}
+	<-done
+	return err
+}

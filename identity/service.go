@@ -1,0 +1,281 @@
+package identity
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Config configures a Service. Only DB is required; every other field has a
+// documented default for its zero value.
+type Config struct {
+	// DB is the node's Badger database. Required.
+	DB *badger.DB
+	// Issuer is the "iss" of access tokens; empty means "chatterbox".
+	Issuer string
+	// Audience is the "aud" of access tokens; empty means "chatterbox-gateway".
+	Audience string
+	// AccessTTL is the lifetime of access tokens; zero means 15 minutes.
+	AccessTTL time.Duration
+	// RefreshTTL is the lifetime of a refresh token (sliding: each rotation
+	// extends the session); zero means 30 days.
+	RefreshTTL time.Duration
+	// Argon2 are the password hashing costs; zero means DefaultArgon2Params.
+	Argon2 Argon2Params
+	// AccountThrottle and ClientThrottle limit failed sign-ins; zero values
+	// mean DefaultAccountThrottle and DefaultClientThrottle.
+	AccountThrottle ThrottlePolicy
+	ClientThrottle  ThrottlePolicy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the service's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Service manages accounts and sessions. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	db     *badger.DB
+	log    *slog.Logger
+	now    func() time.Time
+	jwtKey []byte
+
+	// hashSem bounds concurrent argon2 computations: each takes ~46 MiB, so
+	// a burst of sign-ins must not exhaust memory.
+	hashSem chan struct{}
+	// dummyHash is verified against when the email is unknown, so unknown
+	// and known emails take the same time.
+	dummyHash string
+
+	accountFails *limiterSet
+	clientFails  *limiterSet
+}
+
+// NewService loads (or creates) the access-token key and returns a Service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("identity: Config.DB is required")
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "chatterbox"
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = "chatterbox-gateway"
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = 15 * time.Minute
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if cfg.Argon2 == (Argon2Params{}) {
+		cfg.Argon2 = DefaultArgon2Params
+	}
+	if cfg.AccountThrottle == (ThrottlePolicy{}) {
+		cfg.AccountThrottle = DefaultAccountThrottle
+	}
+	if cfg.ClientThrottle == (ThrottlePolicy{}) {
+		cfg.ClientThrottle = DefaultClientThrottle
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{
+		cfg:          cfg,
+		db:           cfg.DB,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		hashSem:      make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		accountFails: newLimiterSet(cfg.AccountThrottle),
+		clientFails:  newLimiterSet(cfg.ClientThrottle),
+	}
+	key, err := s.loadOrCreateSecret(keyJWTSecret, 32)
+	if err != nil {
+		return nil, err
+	}
+	s.jwtKey = key
+	s.dummyHash, err = HashPassword(randomToken(16), cfg.Argon2)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) loadOrCreateSecret(key string, n int) ([]byte, error) {
+	var secret []byte
+	err := update(s.db, func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(key))
+		if err == nil {
+			secret, err = item.ValueCopy(nil)
+			return err
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		secret = make([]byte, n)
+		if _, err := rand.Read(secret); err != nil {
+			return err
+		}
+		return txn.Set([]byte(key), secret)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("identity: load %s: %w", key, err)
+	}
+	return secret, nil
+}
+
+func (s *Service) hash(password string) (string, error) {
+	s.hashSem <- struct{}{}
+	defer func() { <-s.hashSem }()
+	return HashPassword(password, s.cfg.Argon2)
+}
+
+func (s *Service) verify(password, encoded string) (bool, error) {
+	s.hashSem <- struct{}{}
+	defer func() { <-s.hashSem }()
+	return VerifyPassword(password, encoded)
+}
+
+// RegisterInput is what a new user provides.
+type RegisterInput struct {
+	Email       string
+	Password    string
+	DisplayName string
+}
+
+// Register creates an account with its own Ed25519 member key. The email
+// is unverified until the user follows the verification link.
+func (s *Service) Register(in RegisterInput) (Account, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return Account{}, err
+	}
+	name, err := NormalizeDisplayName(in.DisplayName)
+	if err != nil {
+		return Account{}, err
+	}
+	if err := CheckPassword(in.Password, email, name); err != nil {
+		return Account{}, err
+	}
+	// Fail fast on a taken email before paying for the hash; the
+	// transaction below re-checks.
+	if _, err := s.accountByEmail(email); err == nil {
+		return Account{}, ErrEmailTaken
+	}
+	hash, err := s.hash(in.Password)
+	if err != nil {
+		return Account{}, err
+	}
+	_, memberKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return Account{}, fmt.Errorf("identity: member key: %w", err)
+	}
+	acct := Account{
+		ID:           randomToken(12),
+		Email:        email,
+		DisplayName:  name,
+		PasswordHash: hash,
+		CreatedAt:    s.now().UTC(),
+		MemberKey:    memberKey,
+	}
+	err = update(s.db, func(txn *badger.Txn) error {
+		if _, err := txn.Get([]byte(prefixEmail + email)); err == nil {
+			return ErrEmailTaken
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if err := txn.Set([]byte(prefixEmail+email), []byte(acct.ID)); err != nil {
+			return err
+		}
+		return setJSON(txn, prefixAccount+acct.ID, acct)
+	})
+	if err != nil {
+		return Account{}, err
+	}
+	s.log.Info("account registered", "account", acct.ID, "member", Fingerprint(acct.MemberPublicKey()))
+	return acct, nil
+}
+
+// Login checks an email and password and starts a session. Unknown emails
+// and wrong passwords return the same ErrInvalidCredentials after the same
+// work. client identifies the caller (its IP) for throttling; failures are
+// throttled per account and per client with a *ThrottledError.
+func (s *Service) Login(email, password, client string) (Tokens, Account, error) {
+	now := s.now()
+	key, err := NormalizeEmail(email)
+	if err != nil {
+		key = "invalid:" + email
+	}
+	if wait := max(s.accountFails.wait(key, now), s.clientFails.wait(client, now)); wait > 0 {
+		return Tokens{}, Account{}, &ThrottledError{RetryAfter: wait}
+	}
+	fail := func() (Tokens, Account, error) {
+		s.accountFails.fail(key, now)
+		s.clientFails.fail(client, now)
+		return Tokens{}, Account{}, ErrInvalidCredentials
+	}
+	if len(password) > 4*MaxPasswordLen {
+		return fail()
+	}
+	acct, err := s.accountByEmail(key)
+	if errors.Is(err, ErrNotFound) || (err == nil && acct.PasswordHash == "") {
+		s.verify(password, s.dummyHash)
+		return fail()
+	}
+	if err != nil {
+		return Tokens{}, Account{}, err
+	}
+	ok, err := s.verify(password, acct.PasswordHash)
+	if err != nil {
+		return Tokens{}, Account{}, fmt.Errorf("identity: account %s: %w", acct.ID, err)
+	}
+	if !ok {
+		return fail()
+	}
+	s.accountFails.reset(key)
+	var toks Tokens
+	err = update(s.db, func(txn *badger.Txn) error {
+		var err error
+		toks, err = s.newSession(txn, acct, now)
+		return err
+	})
+	if err != nil {
+		return Tokens{}, Account{}, err
+	}
+	return toks, acct, nil
+}
+
+// Account returns the account with the given id, or ErrNotFound.
+func (s *Service) Account(id string) (Account, error) {
+	var a Account
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, prefixAccount+id, &a) })
+	return a, err
+}
+
+func (s *Service) accountByEmail(email string) (Account, error) {
+	var a Account
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(prefixEmail + email))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		id, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		return getJSON(txn, prefixAccount+string(id), &a)
+	})
+	return a, err
+}

@@ -1,0 +1,266 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/gofrs/flock"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/chatterbox/chatterbox/gateway"
+	"github.com/chatterbox/chatterbox/gossip"
+	"github.com/chatterbox/chatterbox/identity"
+)
+
+// Config configures a Node. Its zero value runs a node with good defaults.
+type Config struct {
+	// DataDir holds the node key, the database and the lock file; empty
+	// means DefaultDataDir().
+	DataDir string
+	// GatewayAddr is the gateway's host:port; empty means 127.0.0.1:7733
+	// (gateway.DefaultAddr). Port 0 picks a free port.
+	GatewayAddr string
+	// ListenAddrs are libp2p multiaddrs; empty means TCP and QUIC on all
+	// interfaces at port 7734 (gossip.DefaultListenAddrs).
+	ListenAddrs []string
+	// DisableMDNS turns off local-network discovery (on by default).
+	DisableMDNS bool
+	// Version is reported by /api/node; empty means "dev".
+	Version string
+	// Logger receives the node's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Identity overrides identity settings (token lifetimes, argon2 costs,
+	// throttles); its DB and Logger are always set by the node.
+	Identity identity.Config
+	// ShutdownTimeout bounds how long Close waits for in-flight HTTP
+	// requests; zero means 5 seconds.
+	ShutdownTimeout time.Duration
+}
+
+// Node is one running ChatterBox node.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	// Set by Start, constant after it returns.
+	lock *flock.Flock
+	db   *badger.DB
+	host host.Host
+	disc *gossip.Discovery
+	id   *identity.Service
+	gw   *gateway.Server
+
+	startMu   sync.Mutex
+	started   bool // guarded by startMu
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New checks cfg and fills in defaults. It starts nothing.
+func New(cfg Config) (*Node, error) {
+	if cfg.DataDir == "" {
+		d, err := DefaultDataDir()
+		if err != nil {
+			return nil, err
+		}
+		cfg.DataDir = d
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory %q: %w", cfg.DataDir, err)
+	}
+	cfg.DataDir = abs
+	if cfg.GatewayAddr == "" {
+		cfg.GatewayAddr = gateway.DefaultAddr
+	}
+	if len(cfg.ListenAddrs) == 0 {
+		cfg.ListenAddrs = gossip.DefaultListenAddrs()
+	}
+	if _, err := gossip.ParseListenAddrs(cfg.ListenAddrs); err != nil {
+		return nil, err
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 5 * time.Second
+	}
+	return &Node{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Start brings the node up: lock the data dir → open Badger → node key →
+// libp2p host → mDNS → identity → gateway. On error everything already
+// started is stopped again. Start may be called once.
+func (n *Node) Start(ctx context.Context) (err error) {
+	n.startMu.Lock()
+	defer n.startMu.Unlock()
+	if n.started {
+		return errors.New("node: already started")
+	}
+	n.started = true
+	defer func() {
+		if err != nil {
+			n.shutdown()
+		}
+	}()
+
+	if n.lock, err = lockDataDir(n.cfg.DataDir); err != nil {
+		return err
+	}
+	opts := badger.DefaultOptions(filepath.Join(n.cfg.DataDir, "db")).
+		WithSyncWrites(true). // an acknowledged write survives a crash
+		WithLogger(badgerLogger{n.log.With("component", "badger")}).
+		// A personal node holds little data; Badger's server-sized
+		// defaults (64 MiB memtables, 256 MiB block cache) would dominate
+		// its memory.
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(32 << 20).
+		WithValueLogFileSize(64 << 20)
+	if n.db, err = badger.Open(opts); err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	key, created, err := identity.LoadOrCreateNodeKey(filepath.Join(n.cfg.DataDir, "node.key"))
+	if err != nil {
+		return err
+	}
+	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs}); err != nil {
+		return err
+	}
+	n.log.Info("libp2p host started", "peer", n.host.ID().String(), "new_key", created, "addrs", n.Addrs())
+	if !n.cfg.DisableMDNS {
+		if n.disc, err = gossip.StartDiscovery(n.host, n.log.With("component", "mdns")); err != nil {
+			// The node is fully usable without local discovery.
+			n.log.Warn("mDNS discovery unavailable; peers on this network will not be found automatically", "err", err)
+			n.disc = nil
+		}
+	}
+
+	idCfg := n.cfg.Identity
+	idCfg.DB = n.db
+	idCfg.Logger = n.log.With("component", "identity")
+	if n.id, err = identity.NewService(idCfg); err != nil {
+		return err
+	}
+	if n.gw, err = gateway.New(gateway.Config{
+		Addr:     n.cfg.GatewayAddr,
+		Identity: n.id,
+		Node:     n,
+		Version:  n.cfg.Version,
+		Logger:   n.log.With("component", "gateway"),
+	}); err != nil {
+		return err
+	}
+	if err := n.gw.Start(); err != nil {
+		return err
+	}
+	n.gw.SetReady(true)
+	return nil
+}
+
+// Close stops the node in the reverse order of Start and releases the data
+// directory. It is safe to call more than once; later calls return the
+// first call's result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.startMu.Lock()
+		defer n.startMu.Unlock()
+		n.closeErr = n.shutdown()
+	})
+	return n.closeErr
+}
+
+// shutdown stops whatever has been started. Called with startMu held.
+func (n *Node) shutdown() error {
+	var errs []error
+	if n.gw != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
+		if err := n.gw.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop gateway: %w", err))
+		}
+		cancel()
+		n.gw = nil
+	}
+	if n.disc != nil {
+		if err := n.disc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop mDNS: %w", err))
+		}
+		n.disc = nil
+	}
+	if n.host != nil {
+		if err := n.host.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop libp2p host: %w", err))
+		}
+		n.host = nil
+	}
+	if n.db != nil {
+		if err := n.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close database: %w", err))
+		}
+		n.db = nil
+	}
+	if n.lock != nil {
+		if err := n.lock.Unlock(); err != nil {
+			errs = append(errs, fmt.Errorf("unlock data directory: %w", err))
+		}
+		n.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// PeerID is the node's libp2p peer ID.
+func (n *Node) PeerID() string {
+	if n.host == nil {
+		return ""
+	}
+	return n.host.ID().String()
+}
+
+// Addrs are the node's dialable libp2p addresses, each ending in /p2p/<id>.
+func (n *Node) Addrs() []string {
+	if n.host == nil {
+		return nil
+	}
+	ai := peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}
+	full, err := peer.AddrInfoToP2pAddrs(&ai)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(full))
+	for i, a := range full {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// GatewayURL is the base URL of the node's gateway, e.g.
+// http://127.0.0.1:7733. Valid after Start.
+func (n *Node) GatewayURL() string {
+	if n.gw == nil {
+		return ""
+	}
+	return n.gw.URL()
+}
+
+// DataDir is the node's absolute data directory.
+func (n *Node) DataDir() string { return n.cfg.DataDir }
+
+// Host is the node's libp2p host. Valid after Start.
+func (n *Node) Host() host.Host { return n.host }
+
+// Identity is the node's account service. Valid after Start.
+func (n *Node) Identity() *identity.Service { return n.id }
