@@ -9,7 +9,37 @@ import (
 	"time"
 
 	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/party"
 )
+
+// partyErrors gives each party error code its status and the sentence a
+// user sees.
+var partyErrors = map[string]struct {
+	status int
+	msg    string
+}{
+	"not_found":              {http.StatusNotFound, "There is no such party, topic, member or invite here."},
+	"name_invalid":           {http.StatusUnprocessableEntity, "A name must be 1 to 64 printable characters."},
+	"party_full":             {http.StatusConflict, "This party is full: it already has the most members allowed."},
+	"party_limit":            {http.StatusConflict, "You are in 10 parties already. Leave one to join or create another."},
+	"topic_limit":            {http.StatusConflict, "This party has the most topics allowed. Delete one to add another."},
+	"invite_invalid":         {http.StatusUnprocessableEntity, "This invite link is not valid. Ask for a new one."},
+	"invite_expired":         {http.StatusGone, "This invite has expired. Ask for a new one."},
+	"invite_revoked":         {http.StatusGone, "This invite was revoked by the party owner."},
+	"invite_used_up":         {http.StatusGone, "This invite has been used as many times as allowed."},
+	"invite_options_invalid": {http.StatusUnprocessableEntity, "An invite lasts from 1 minute to 30 days and allows up to 1000 uses (0 means no limit)."},
+	"not_owner":              {http.StatusForbidden, "Only the party's owner can do that."},
+	"not_member":             {http.StatusForbidden, "You are not a member of this party."},
+	"already_member":         {http.StatusConflict, "You are a member of this party already."},
+	"owner_cannot_leave":     {http.StatusConflict, "The owner cannot leave or be removed. Delete the party instead."},
+	"party_frozen":           {http.StatusConflict, "This party's history has a conflict, so new members cannot join until it is repaired."},
+	"request_replayed":       {http.StatusConflict, "This join request was already used. Accept the invite again."},
+	"owner_unreachable":      {http.StatusServiceUnavailable, "The party owner's node cannot be reached right now."},
+	"not_owner_node":         {http.StatusConflict, "This node does not host the party's owner."},
+	"op_invalid":             {http.StatusUnprocessableEntity, "That change is not valid for this party."},
+	"bad_request":            {http.StatusBadRequest, "The request is malformed."},
+	"internal_error":         {http.StatusBadGateway, "The other node failed to answer properly."},
+}
 
 // apiError is an error with the HTTP status and stable code the client
 // sees. Codes are part of the API contract (see openapi.yaml).
@@ -39,6 +69,13 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	var pe *party.Error
+	if errors.As(err, &pe) {
+		if m, ok := partyErrors[pe.Code]; ok {
+			return &apiError{Status: m.status, Code: pe.Code, Message: m.msg}
+		}
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: pe.Code, Message: pe.Message}
 	}
 	var throttled *identity.ThrottledError
 	if errors.As(err, &throttled) {

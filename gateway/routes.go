@@ -24,6 +24,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/auth/refresh", s.handleRefresh)
 	mux.Handle("POST /api/auth/logout", s.requireAuth(s.handleLogout))
 	mux.Handle("GET /api/me", s.requireAuth(s.handleMe))
+	if s.parties != nil {
+		s.partyRoutes(mux)
+	}
 
 	return s.recoverer(securityHeaders(s.guard(jsonFallbacks(mux))))
 }

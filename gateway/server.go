@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/party"
 )
 
 // DefaultPort is the gateway's fixed default port on 127.0.0.1. Invite
@@ -39,6 +40,8 @@ type Config struct {
 	AllowedHosts []string
 	// Identity manages accounts and sessions. Required.
 	Identity *identity.Service
+	// Parties runs parties, topics and invites. Required for /api/parties.
+	Parties *party.Service
 	// Node describes the node; nil answers /api/node with an empty peer id.
 	Node NodeInfo
 	// Version is reported by /api/node.
@@ -52,6 +55,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	id      *identity.Service
+	parties *party.Service
 	handler http.Handler
 	ready   atomic.Bool
 
@@ -72,7 +76,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, id: cfg.Identity}
+	s := &Server{cfg: cfg, log: cfg.Logger, id: cfg.Identity, parties: cfg.Parties}
 	s.handler = s.routes()
 	return s, nil
 }

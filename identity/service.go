@@ -196,6 +196,9 @@ func (s *Service) Register(in RegisterInput) (Account, error) {
 		if err := txn.Set([]byte(prefixEmail+email), []byte(acct.ID)); err != nil {
 			return err
 		}
+		if err := txn.Set([]byte(prefixMember+acct.MemberID()), []byte(acct.ID)); err != nil {
+			return err
+		}
 		return setJSON(txn, prefixAccount+acct.ID, acct)
 	})
 	if err != nil {
@@ -262,9 +265,15 @@ func (s *Service) Account(id string) (Account, error) {
 }
 
 func (s *Service) accountByEmail(email string) (Account, error) {
+	return s.accountByIndex(prefixEmail + email)
+}
+
+// accountByIndex follows an index key (email or member id → account id)
+// to the account.
+func (s *Service) accountByIndex(key string) (Account, error) {
 	var a Account
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(prefixEmail + email))
+		item, err := txn.Get([]byte(key))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return ErrNotFound
 		}
@@ -278,4 +287,15 @@ func (s *Service) accountByEmail(email string) (Account, error) {
 		return getJSON(txn, prefixAccount+string(id), &a)
 	})
 	return a, err
+}
+
+// MemberKey returns the private member key of the local account whose
+// MemberID is memberID. The party service signs with it on the owner's
+// behalf (admitting joiners) when no request of the owner is in flight.
+func (s *Service) MemberKey(memberID string) (ed25519.PrivateKey, bool) {
+	a, err := s.accountByIndex(prefixMember + memberID)
+	if err != nil {
+		return nil, false
+	}
+	return a.MemberKey, true
 }

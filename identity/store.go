@@ -12,6 +12,7 @@ import (
 //
 //	id/acct/<accountID>          Account (JSON)
 //	id/email/<normalized email>  accountID
+//	id/member/<memberID>         accountID
 //	id/sess/<sessionID>          Session (JSON)
 //	id/acctsess/<acct>/<sess>    empty; lists an account's sessions
 //	id/rt/<hex sha256(token)>    refreshRecord (JSON), TTL = refresh TTL
@@ -19,6 +20,7 @@ import (
 const (
 	prefixAccount     = "id/acct/"
 	prefixEmail       = "id/email/"
+	prefixMember      = "id/member/"
 	prefixSession     = "id/sess/"
 	prefixAcctSession = "id/acctsess/"
 	prefixRefresh     = "id/rt/"

@@ -17,6 +17,7 @@ import (
 	"github.com/chatterbox/chatterbox/gateway"
 	"github.com/chatterbox/chatterbox/gossip"
 	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/party"
 )
 
 // Config configures a Node. Its zero value runs a node with good defaults.
@@ -39,6 +40,12 @@ type Config struct {
 	// Identity overrides identity settings (token lifetimes, argon2 costs,
 	// throttles); its DB and Logger are always set by the node.
 	Identity identity.Config
+	// Party overrides party settings (retry backoff, sync interval,
+	// request timeout); its DB, Keys and Logger are always set by the node.
+	Party party.Config
+	// RedialInterval is how often unreachable party peers are re-dialled;
+	// zero means 10 seconds.
+	RedialInterval time.Duration
 	// ShutdownTimeout bounds how long Close waits for in-flight HTTP
 	// requests; zero means 5 seconds.
 	ShutdownTimeout time.Duration
@@ -55,6 +62,8 @@ type Node struct {
 	host host.Host
 	disc *gossip.Discovery
 	id   *identity.Service
+	ps   *party.Service
+	net  *gossip.Network
 	gw   *gateway.Server
 
 	startMu   sync.Mutex
@@ -156,9 +165,25 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.id, err = identity.NewService(idCfg); err != nil {
 		return err
 	}
+	pCfg := n.cfg.Party
+	pCfg.DB, pCfg.Keys, pCfg.Logger = n.db, n.id, n.log.With("component", "party")
+	if n.ps, err = party.New(pCfg); err != nil {
+		return err
+	}
+	if n.net, err = gossip.NewNetwork(n.host, domain{n.ps}, gossip.NetworkConfig{
+		RedialInterval: n.cfg.RedialInterval,
+		Logger:         n.log.With("component", "gossip"),
+	}); err != nil {
+		return err
+	}
+	if err := n.ps.Start(n.net); err != nil {
+		return err
+	}
+
 	if n.gw, err = gateway.New(gateway.Config{
 		Addr:     n.cfg.GatewayAddr,
 		Identity: n.id,
+		Parties:  n.ps,
 		Node:     n,
 		Version:  n.cfg.Version,
 		Logger:   n.log.With("component", "gateway"),
@@ -194,6 +219,14 @@ func (n *Node) shutdown() error {
 		}
 		cancel()
 		n.gw = nil
+	}
+	if n.ps != nil {
+		n.ps.Close()
+		n.ps = nil
+	}
+	if n.net != nil {
+		n.net.Close()
+		n.net = nil
 	}
 	if n.disc != nil {
 		if err := n.disc.Close(); err != nil {
@@ -256,6 +289,9 @@ func (n *Node) GatewayURL() string {
 	return n.gw.URL()
 }
 
+// Config is the node's configuration with defaults filled in.
+func (n *Node) Config() Config { return n.cfg }
+
 // DataDir is the node's absolute data directory.
 func (n *Node) DataDir() string { return n.cfg.DataDir }
 
@@ -264,3 +300,20 @@ func (n *Node) Host() host.Host { return n.host }
 
 // Identity is the node's account service. Valid after Start.
 func (n *Node) Identity() *identity.Service { return n.id }
+
+// Parties is the node's party service. Valid after Start.
+func (n *Node) Parties() *party.Service { return n.ps }
+
+// domain adapts the party service to the network's Domain interface: the
+// two packages do not import each other, and their verdicts map 1:1.
+type domain struct{ *party.Service }
+
+func (d domain) ValidateGossip(p, from string, data []byte) gossip.Verdict {
+	switch d.Service.ValidateGossip(p, from, data) {
+	case party.Accept:
+		return gossip.Accept
+	case party.Reject:
+		return gossip.Reject
+	}
+	return gossip.Ignore
+}

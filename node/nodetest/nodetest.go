@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/chatterbox/chatterbox/node"
+	"github.com/chatterbox/chatterbox/party"
 )
 
 // Config returns a node configuration for tests rooted at dataDir:
@@ -29,6 +30,45 @@ func Config(t testing.TB, dataDir string) node.Config {
 		DisableMDNS: true,
 		Version:     "test",
 		Logger:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Fast background work, so tests wait milliseconds, not minutes.
+		Party:          party.Config{RetryMin: 100 * time.Millisecond, RetryMax: time.Second, SyncInterval: 500 * time.Millisecond, RequestTimeout: 5 * time.Second},
+		RedialInterval: 300 * time.Millisecond,
+	}
+}
+
+// Restart closes n and starts a node on the same data dir and the same
+// libp2p ports (so peers find it where they remember it).
+func Restart(t testing.TB, n *node.Node) *node.Node {
+	t.Helper()
+	cfg := SameAddrs(n)
+	if err := n.Close(); err != nil {
+		t.Fatalf("nodetest: close for restart: %v", err)
+	}
+	return StartWith(t, cfg)
+}
+
+// SameAddrs returns n's configuration with the libp2p ports it is bound to
+// now, to start it again later where peers remember it.
+func SameAddrs(n *node.Node) node.Config {
+	cfg := n.Config()
+	cfg.ListenAddrs = nil
+	for _, a := range n.Host().Addrs() {
+		cfg.ListenAddrs = append(cfg.ListenAddrs, a.String())
+	}
+	return cfg
+}
+
+// Eventually polls cond until it holds, failing the test after timeout.
+// Use it to wait for the network to converge: it returns as soon as the
+// condition is observed.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("nodetest: gave up after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

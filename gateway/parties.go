@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/party"
+)
+
+func actor(p identity.Principal) party.Actor {
+	return party.Actor{AccountID: p.Account.ID, Name: p.Account.DisplayName, Key: p.Account.MemberKey}
+}
+
+// partyRoutes registers the party, topic and invite endpoints.
+func (s *Server) partyRoutes(mux *http.ServeMux) {
+	ps := s.parties
+	route := func(pattern string, h authedHandler) { mux.Handle(pattern, s.requireAuth(h)) }
+
+	route("GET /api/parties", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		list, err := ps.List(actor(p))
+		return map[string]any{"parties": list}, err
+	}))
+	route("POST /api/parties", withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req nameRequest) (any, error) {
+		return ps.Create(r.Context(), actor(p), req.Name)
+	}))
+	route("GET /api/parties/{id}", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		return ps.Get(actor(p), r.PathValue("id"))
+	}))
+	route("PATCH /api/parties/{id}", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req nameRequest) (any, error) {
+		return ps.Rename(r.Context(), actor(p), r.PathValue("id"), req.Name)
+	}))
+	route("DELETE /api/parties/{id}", noContent(s, func(r *http.Request, p identity.Principal) error {
+		return ps.Delete(r.Context(), actor(p), r.PathValue("id"))
+	}))
+	route("POST /api/parties/{id}/leave", noContent(s, func(r *http.Request, p identity.Principal) error {
+		return ps.Leave(r.Context(), actor(p), r.PathValue("id"))
+	}))
+	route("DELETE /api/parties/{id}/members/{memberId}", noContent(s, func(r *http.Request, p identity.Principal) error {
+		return ps.Kick(r.Context(), actor(p), r.PathValue("id"), r.PathValue("memberId"))
+	}))
+
+	route("POST /api/parties/{id}/invites", withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req inviteRequest) (any, error) {
+		if req.ExpiresIn < 0 || req.ExpiresIn > int64(party.MaxInviteTTL/time.Second) {
+			return nil, party.ErrInviteOptions
+		}
+		return ps.CreateInvite(actor(p), r.PathValue("id"), time.Duration(req.ExpiresIn)*time.Second, req.MaxUses)
+	}))
+	route("GET /api/parties/{id}/invites", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		list, err := ps.Invites(actor(p), r.PathValue("id"))
+		return map[string]any{"invites": list}, err
+	}))
+	route("DELETE /api/parties/{id}/invites/{inviteId}", noContent(s, func(r *http.Request, p identity.Principal) error {
+		return ps.RevokeInvite(r.Context(), actor(p), r.PathValue("id"), r.PathValue("inviteId"))
+	}))
+	route("POST /api/invites/accept", s.handleAcceptInvite)
+
+	route("POST /api/parties/{id}/topics", withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req nameRequest) (any, error) {
+		return ps.CreateTopic(r.Context(), actor(p), r.PathValue("id"), req.Name)
+	}))
+	route("PATCH /api/parties/{id}/topics/{topicId}", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req nameRequest) (any, error) {
+		return ps.RenameTopic(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), req.Name)
+	}))
+	route("DELETE /api/parties/{id}/topics/{topicId}", noContent(s, func(r *http.Request, p identity.Principal) error {
+		return ps.DeleteTopic(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"))
+	}))
+}
+
+type nameRequest struct {
+	Name string `json:"name"`
+}
+
+type inviteRequest struct {
+	ExpiresIn int64 `json:"expiresIn"` // seconds; 0 = 7 days
+	MaxUses   int   `json:"maxUses"`   // 0 = unlimited
+}
+
+// answer runs fn and writes its result as 200 JSON, or its error.
+func answer(s *Server, fn func(*http.Request, identity.Principal) (any, error)) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p identity.Principal) {
+		v, err := fn(r, p)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// withBody decodes the JSON body into Req, runs fn and writes its result
+// with status, or the error.
+func withBody[Req any](s *Server, status int, fn func(*http.Request, identity.Principal, Req) (any, error)) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p identity.Principal) {
+		var req Req
+		if err := decodeJSON(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		v, err := fn(r, p, req)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, status, v)
+	}
+}
+
+// noContent runs fn and answers 204, or the error.
+func noContent(s *Server, fn func(*http.Request, identity.Principal) error) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p identity.Principal) {
+		if err := fn(r, p); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request, p identity.Principal) {
+	var req struct {
+		Link  string `json:"link"`
+		Token string `json:"token"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in := req.Link
+	if in == "" {
+		in = req.Token
+	}
+	v, err := s.parties.Accept(r.Context(), actor(p), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if v.Status == party.StatusPending {
+		writeJSON(w, http.StatusAccepted, map[string]any{"status": "pending", "party": v})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,416 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-msgio"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// RequestProtocol carries one request frame and one response frame per
+// stream (join, leave and sync requests of the party domain).
+const RequestProtocol = protocol.ID("/chatterbox/req/1.0.0")
+
+// Frame size limits.
+const (
+	MaxRequestFrame  = 64 << 10
+	MaxResponseFrame = 8 << 20
+)
+
+// TopicName is the pubsub topic of a party.
+func TopicName(party string) string { return "/chatterbox/1/party/" + party }
+
+// Verdict is a judgement of a gossiped message.
+type Verdict int
+
+// Verdicts, as in GossipSub: Reject penalises the forwarder; Ignore does not.
+const (
+	Accept Verdict = iota
+	Reject
+	Ignore
+)
+
+// Domain is what the network needs from the party domain. All data is
+// opaque bytes to this package.
+type Domain interface {
+	// HandleRequest answers a request frame from peer `from`.
+	HandleRequest(ctx context.Context, from string, req []byte) []byte
+	// ValidateGossip judges a message on party's topic from `from`.
+	ValidateGossip(party, from string, data []byte) Verdict
+	// DeliverGossip applies a message that was accepted.
+	DeliverGossip(party, from string, data []byte)
+	// PeerConnected is told of every new connection.
+	PeerConnected(peer string)
+	// WantedPeers are the peers to stay connected to, with known addresses.
+	WantedPeers() map[string][]string
+}
+
+// NetworkConfig tunes a Network; the zero value is usable.
+type NetworkConfig struct {
+	// RedialInterval is how often wanted peers that are not connected are
+	// dialled; zero means 10 seconds.
+	RedialInterval time.Duration
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Network is the libp2p side of the party domain: the request protocol,
+// one GossipSub topic per party, and keeping connections to party peers.
+// NewNetwork starts it; Close stops everything it started.
+type Network struct {
+	host   host.Host
+	ps     *pubsub.PubSub
+	domain Domain
+	log    *slog.Logger
+	cfg    NetworkConfig
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	redial    chan struct{}
+	connected chan peer.ID
+
+	mu      sync.Mutex
+	topics  map[string]*partyTopic // guarded by mu
+	leaving map[string]*partyTopic // guarded by mu: left, reader not yet stopped
+	dialing map[peer.ID]bool       // guarded by mu
+}
+
+type partyTopic struct {
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewNetwork starts GossipSub on h, serves the request protocol, and starts
+// the loop that keeps wanted peers connected.
+func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
+	if cfg.RedialInterval <= 0 {
+		cfg.RedialInterval = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, h)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("start gossipsub: %w", err)
+	}
+	n := &Network{
+		host: h, ps: ps, domain: d, log: cfg.Logger, cfg: cfg, ctx: ctx, cancel: cancel,
+		redial: make(chan struct{}, 1), connected: make(chan peer.ID, 64),
+		topics: map[string]*partyTopic{}, leaving: map[string]*partyTopic{}, dialing: map[peer.ID]bool{},
+	}
+	h.SetStreamHandler(RequestProtocol, n.handleStream)
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		select {
+		case n.connected <- c.RemotePeer():
+		default: // the periodic redial and sync recover what is dropped here
+		}
+	}})
+	n.wg.Add(1)
+	go n.loop()
+	return n, nil
+}
+
+// Close leaves every topic, stops serving requests and waits for the
+// network's goroutines. It does not close the host.
+func (n *Network) Close() error {
+	n.once.Do(func() {
+		n.host.RemoveStreamHandler(RequestProtocol)
+		n.mu.Lock()
+		parties := make([]string, 0, len(n.topics))
+		for p := range n.topics {
+			parties = append(parties, p)
+		}
+		n.mu.Unlock()
+		for _, p := range parties {
+			n.LeaveTopic(p)
+		}
+		n.cancel()
+		n.wg.Wait()
+	})
+	return nil
+}
+
+// SelfPeer is the host's peer ID.
+func (n *Network) SelfPeer() string { return n.host.ID().String() }
+
+// SelfAddrs are the host's listen addresses (without /p2p).
+func (n *Network) SelfAddrs() []string {
+	addrs := n.host.Addrs()
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// Connected reports whether there is a live connection to peer.
+func (n *Network) Connected(p string) bool {
+	id, err := peer.Decode(p)
+	return err == nil && n.host.Network().Connectedness(id) == network.Connected
+}
+
+// PeersChanged makes the redial loop look at the wanted peers now.
+func (n *Network) PeersChanged() {
+	select {
+	case n.redial <- struct{}{}:
+	default:
+	}
+}
+
+// addAddrs records addresses of p in the peerstore.
+func (n *Network) addAddrs(id peer.ID, addrs []string) {
+	var mas []ma.Multiaddr
+	for _, s := range addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		if tpt, pid := peer.SplitAddr(a); tpt != nil && (pid == "" || pid == id) {
+			mas = append(mas, tpt)
+		}
+	}
+	if len(mas) > 0 {
+		n.host.Peerstore().AddAddrs(id, mas, peerstore.PermanentAddrTTL)
+	}
+}
+
+// Request dials peer if needed, sends req on a new stream and returns the
+// response frame.
+func (n *Network) Request(ctx context.Context, p string, addrs []string, req []byte) ([]byte, error) {
+	id, err := peer.Decode(p)
+	if err != nil {
+		return nil, fmt.Errorf("bad peer id %q: %w", p, err)
+	}
+	n.addAddrs(id, addrs)
+	if err := n.host.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
+		return nil, fmt.Errorf("dial %s: %w", id, err)
+	}
+	s, err := n.host.NewStream(ctx, id, RequestProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("open stream to %s: %w", id, err)
+	}
+	defer s.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		s.SetDeadline(dl)
+	}
+	return exchange(s, req)
+}
+
+// exchange writes one frame and reads one back; it works on any stream, so
+// tests can run it over a pipe.
+func exchange(rw io.ReadWriteCloser, req []byte) ([]byte, error) {
+	if err := msgio.NewVarintWriter(rw).WriteMsg(req); err != nil {
+		return nil, fmt.Errorf("send request: %w", err)
+	}
+	if cw, ok := rw.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	resp, err := msgio.NewVarintReaderSize(rw, MaxResponseFrame).ReadMsg()
+	if err != nil {
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	return resp, nil
+}
+
+// serve reads one request frame, answers it with handle and writes the
+// response.
+func serve(rw io.ReadWriter, handle func([]byte) []byte) error {
+	req, err := msgio.NewVarintReaderSize(rw, MaxRequestFrame).ReadMsg()
+	if err != nil {
+		return fmt.Errorf("read request: %w", err)
+	}
+	return msgio.NewVarintWriter(rw).WriteMsg(handle(req))
+}
+
+func (n *Network) handleStream(s network.Stream) {
+	defer s.Close()
+	s.SetDeadline(time.Now().Add(30 * time.Second))
+	from := s.Conn().RemotePeer().String()
+	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	defer cancel()
+	if err := serve(s, func(req []byte) []byte { return n.domain.HandleRequest(ctx, from, req) }); err != nil {
+		n.log.Debug("request stream", "peer", from, "err", err)
+		s.Reset()
+	}
+}
+
+// JoinTopic subscribes to the party's topic with its validator. Joining a
+// topic twice is a no-op.
+func (n *Network) JoinTopic(party string) error {
+	for {
+		n.mu.Lock()
+		if n.topics[party] != nil {
+			n.mu.Unlock()
+			return nil
+		}
+		old := n.leaving[party]
+		if old == nil {
+			break // holding mu
+		}
+		n.mu.Unlock()
+		<-old.done // its reader has stopped and closed the topic
+	}
+	defer n.mu.Unlock()
+	name := TopicName(party)
+	validator := func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		switch n.domain.ValidateGossip(party, from.String(), m.Data) {
+		case Accept:
+			return pubsub.ValidationAccept
+		case Reject:
+			return pubsub.ValidationReject
+		default:
+			return pubsub.ValidationIgnore
+		}
+	}
+	if err := n.ps.RegisterTopicValidator(name, validator); err != nil {
+		return err
+	}
+	t, err := n.ps.Join(name)
+	if err != nil {
+		n.ps.UnregisterTopicValidator(name)
+		return err
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		t.Close()
+		n.ps.UnregisterTopicValidator(name)
+		return err
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	pt := &partyTopic{topic: t, sub: sub, cancel: cancel, done: make(chan struct{})}
+	n.topics[party] = pt
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer func() {
+			sub.Cancel()
+			if err := t.Close(); err != nil {
+				n.log.Debug("close topic", "party", party, "err", err)
+			}
+			n.mu.Lock()
+			if n.leaving[party] == pt {
+				delete(n.leaving, party)
+			}
+			n.mu.Unlock()
+			close(pt.done)
+		}()
+		self := n.host.ID()
+		for {
+			m, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			if m.ReceivedFrom == self {
+				continue
+			}
+			n.domain.DeliverGossip(party, m.ReceivedFrom.String(), m.Data)
+		}
+	}()
+	return nil
+}
+
+// LeaveTopic unsubscribes from the party's topic. It does not wait for the
+// topic's reader goroutine (it may be called from it, while delivering the
+// op that removed this node from the party); that goroutine closes the
+// topic as it exits, and a later JoinTopic of the party waits for it.
+func (n *Network) LeaveTopic(party string) error {
+	n.mu.Lock()
+	pt := n.topics[party]
+	delete(n.topics, party)
+	if pt != nil {
+		n.leaving[party] = pt
+	}
+	n.mu.Unlock()
+	if pt == nil {
+		return nil
+	}
+	n.ps.UnregisterTopicValidator(TopicName(party))
+	pt.sub.Cancel()
+	pt.cancel()
+	return nil
+}
+
+// ErrNotJoined is returned when publishing to a topic not joined.
+var ErrNotJoined = errors.New("gossip: not subscribed to that party")
+
+// Publish sends data on the party's topic.
+func (n *Network) Publish(ctx context.Context, party string, data []byte) error {
+	n.mu.Lock()
+	pt := n.topics[party]
+	n.mu.Unlock()
+	if pt == nil {
+		return ErrNotJoined
+	}
+	return pt.topic.Publish(ctx, data)
+}
+
+// loop tells the domain about new connections and keeps wanted peers
+// connected: at start, on PeersChanged, and every RedialInterval.
+func (n *Network) loop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(n.cfg.RedialInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case p := <-n.connected:
+			n.domain.PeerConnected(p.String())
+		case <-n.redial:
+			n.dialWanted()
+		case <-tick.C:
+			n.dialWanted()
+		}
+	}
+}
+
+func (n *Network) dialWanted() {
+	for p, addrs := range n.domain.WantedPeers() {
+		id, err := peer.Decode(p)
+		if err != nil || id == n.host.ID() {
+			continue
+		}
+		n.addAddrs(id, addrs)
+		if n.host.Network().Connectedness(id) == network.Connected {
+			continue
+		}
+		n.mu.Lock()
+		busy := n.dialing[id]
+		n.dialing[id] = true
+		n.mu.Unlock()
+		if busy {
+			continue
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+			defer cancel()
+			if err := n.host.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
+				n.log.Debug("redial failed", "peer", id, "err", err)
+			}
+			n.mu.Lock()
+			delete(n.dialing, id)
+			n.mu.Unlock()
+		}()
+	}
+}

@@ -1,0 +1,253 @@
+package party
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// gossipEnvelope is what travels on a party's pubsub topic.
+type gossipEnvelope struct {
+	Type string    `json:"t"`
+	Op   *SignedOp `json:"op,omitempty"`
+}
+
+// ownerKey returns the owner's private key if this node sequences st.
+func (s *Service) ownerKey(st *State) (ed25519.PrivateKey, error) {
+	if om := st.OwnerMember(); om == nil || s.net == nil || om.Peer != s.net.SelfPeer() {
+		return nil, ErrNotOwnerNode
+	}
+	key, ok := s.keys.MemberKey(st.Owner)
+	if !ok {
+		return nil, ErrNotOwnerNode
+	}
+	return key, nil
+}
+
+// appendOp sequences one op on the owner's node: build its body from the
+// current state (under the party lock, so requests are admitted one at a
+// time), validate it as every node will, store it durably (op, state and
+// local memberships in one synced transaction), then publish it. When
+// actor is set it must be the owner.
+func (s *Service) appendOp(ctx context.Context, party string, actor *Actor, kind string, build func(*State) (any, error)) (*State, error) {
+	unlock := s.lock(party)
+	st, sop, res, err := s.appendLocked(party, actor, kind, build)
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, party, sop)
+	s.afterChange(res)
+	return st, nil
+}
+
+func (s *Service) appendLocked(party string, actor *Actor, kind string, build func(*State) (any, error)) (*State, SignedOp, ingestResult, error) {
+	var (
+		sop SignedOp
+		res ingestResult
+	)
+	err := update(s.db, func(txn *badger.Txn) error {
+		st, err := loadState(txn, party)
+		if err != nil {
+			return err
+		}
+		if st.Deleted {
+			return ErrNotFound
+		}
+		if actor != nil && actor.MemberID() != st.Owner {
+			if st.Members[actor.MemberID()] == nil {
+				return ErrNotMember
+			}
+			return ErrNotOwner
+		}
+		key, err := s.ownerKey(st)
+		if err != nil {
+			return err
+		}
+		body, err := build(st)
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		op := Op{Party: party, Seq: st.Seq + 1, Prev: st.Head, Time: s.now().UnixMilli(), Kind: kind, Body: raw}
+		if sop, err = signOp(op, key); err != nil {
+			return err
+		}
+		next, _, err := st.Next(sop)
+		if err != nil {
+			for _, limit := range []error{ErrTopicLimit, ErrPartyFull} {
+				if errors.Is(err, limit) {
+					return limit
+				}
+			}
+			return err
+		}
+		if err := setJSON(txn, opKey(party, op.Seq), sop); err != nil {
+			return err
+		}
+		if err := setJSON(txn, []byte(pState+party), next); err != nil {
+			return err
+		}
+		res = ingestResult{applied: 1, state: next}
+		res.kept, res.joined, err = s.reconcileLocked(txn, next)
+		return err
+	})
+	return res.state, sop, res, err
+}
+
+func (s *Service) publish(ctx context.Context, party string, sop SignedOp) {
+	if s.net == nil {
+		return
+	}
+	raw, _ := json.Marshal(gossipEnvelope{Type: "op", Op: &sop})
+	if err := s.net.Publish(ctx, party, raw); err != nil {
+		// Not fatal: member nodes pull missed ops by sync.
+		s.log.Warn("publish op; members will catch up by sync", "party", party, "err", err)
+	}
+}
+
+// HandleRequest answers one request frame from peer `from` (a join, leave
+// or sync request). It never fails: errors travel as codes.
+func (s *Service) HandleRequest(ctx context.Context, from string, raw []byte) []byte {
+	resp, err := s.handleRequest(ctx, from, raw)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			s.log.Warn("party request failed", "from", from, "err", err)
+		}
+		resp = wireResponse{Error: codeOf(err), Message: err.Error()}
+	}
+	out, _ := json.Marshal(resp)
+	return out
+}
+
+func (s *Service) handleRequest(ctx context.Context, from string, raw []byte) (wireResponse, error) {
+	r, err := DecodeRequest(raw)
+	if err != nil {
+		return wireResponse{}, err
+	}
+	switch r.Type {
+	case reqJoin:
+		return s.handleJoin(ctx, from, r)
+	case reqLeave:
+		return s.handleLeave(ctx, r)
+	case reqSync:
+		return s.handleSync(from, r)
+	}
+	return wireResponse{}, fmt.Errorf("%w: unknown request type %q", ErrBadRequest, r.Type)
+}
+
+func (s *Service) handleJoin(ctx context.Context, from string, r wireRequest) (wireResponse, error) {
+	var jr JoinRequest
+	if err := openSigned(r, joinDomain, &jr, func() string { return jr.Member }); err != nil {
+		return wireResponse{}, err
+	}
+	if jr.Peer != from {
+		return wireResponse{}, fmt.Errorf("%w: request names peer %s but came from %s", ErrBadRequest, jr.Peer, from)
+	}
+	inv, _, err := ParseInvite(jr.Token)
+	if err != nil {
+		return wireResponse{}, err
+	}
+	reqID := payloadHash(r.Payload)
+	addrs := jr.Addrs
+	if len(addrs) > 16 {
+		addrs = addrs[:16]
+	}
+	build := func(st *State) (any, error) {
+		if st.Owner != inv.Owner {
+			return nil, fmt.Errorf("%w: signed by a key that does not own the party", ErrInviteInvalid)
+		}
+		if st.Members[jr.Member] != nil {
+			if st.UsedJoinReq[reqID] {
+				return nil, errAdmitted // a retry of a request whose answer was lost
+			}
+			return nil, ErrAlreadyMember
+		}
+		switch {
+		case st.UsedJoinReq[reqID]:
+			return nil, ErrReplayed
+		case st.Frozen:
+			return nil, ErrFrozen
+		case st.Revoked[inv.ID]:
+			return nil, ErrInviteRevoked
+		case inv.Expired(s.now()):
+			return nil, ErrInviteExpired
+		case inv.MaxUses > 0 && st.InviteUses[inv.ID] >= inv.MaxUses:
+			return nil, ErrInviteUsedUp
+		case len(st.Members) >= st.Limits.Members:
+			return nil, ErrPartyFull
+		}
+		return JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: st.freeSeat(),
+			Invite: inv.ID, InviteMax: inv.MaxUses, RequestSig: reqID}, nil
+	}
+	st, err := s.appendOp(ctx, inv.Party, nil, KindMemberJoin, build)
+	if err != nil && !errors.Is(err, errAdmitted) {
+		return wireResponse{}, err
+	}
+	if st != nil {
+		s.log.Info("admitted member", "party", inv.Party, "member", jr.Member, "seat", st.Members[jr.Member].Seat)
+	}
+	ops, err := s.Ops(inv.Party, 1, syncBatch)
+	if err != nil {
+		return wireResponse{}, err
+	}
+	return wireResponse{Ops: ops, More: len(ops) == syncBatch}, nil
+}
+
+// errAdmitted short-circuits appendOp when a join request was admitted
+// already: the answer (the log) is sent again, no op is added.
+var errAdmitted = errors.New("party: request already admitted")
+
+func (s *Service) handleLeave(ctx context.Context, r wireRequest) (wireResponse, error) {
+	var lr LeaveRequest
+	if err := openSigned(r, leaveDomain, &lr, func() string { return lr.Member }); err != nil {
+		return wireResponse{}, err
+	}
+	_, err := s.appendOp(ctx, lr.Party, nil, KindMemberLeave, func(st *State) (any, error) {
+		m := st.Members[lr.Member]
+		if m == nil || lr.Time < m.JoinedAt {
+			return nil, errAdmitted // gone already, or a stale leave from before a re-join
+		}
+		if lr.Member == st.Owner {
+			return nil, ErrOwnerCannotGo
+		}
+		return MemberBody{Member: lr.Member}, nil
+	})
+	if err != nil && !errors.Is(err, errAdmitted) {
+		return wireResponse{}, err
+	}
+	return wireResponse{}, nil
+}
+
+func (s *Service) handleSync(from string, r wireRequest) (wireResponse, error) {
+	var sr SyncRequest
+	if err := json.Unmarshal(r.Payload, &sr); err != nil || sr.Party == "" {
+		return wireResponse{}, fmt.Errorf("%w: sync request", ErrBadRequest)
+	}
+	st, err := s.State(sr.Party)
+	if err != nil {
+		return wireResponse{}, err
+	}
+	if !st.Peers[from] {
+		return wireResponse{}, ErrNotMember
+	}
+	ops, err := s.Ops(sr.Party, max(sr.From, 1), syncBatch)
+	if err != nil {
+		return wireResponse{}, err
+	}
+	more := len(ops) > 0 && mustSeq(ops[len(ops)-1]) < st.Seq
+	return wireResponse{Ops: ops, More: more}, nil
+}
+
+func mustSeq(sop SignedOp) uint64 {
+	op, _ := sop.Decode()
+	return op.Seq
+}

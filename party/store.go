@@ -1,0 +1,175 @@
+package party
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Badger key layout, all under "p/":
+//
+//	p/state/<party>             State (JSON) after the last applied op
+//	p/op/<party>/<seq:016x>     SignedOp (JSON); seq order = key order
+//	p/fork/<party>/<seq:016x>   ForkEvidence (JSON)
+//	p/inv/<party>/<invite>      InviteRecord (JSON), on the owner's node
+//	p/mine/<account>/<party>    Membership (JSON) of a local account
+//	p/leave/<party>/<member>    LeaveOutbox (JSON): a leave not yet recorded by the owner
+const (
+	pState = "p/state/"
+	pOp    = "p/op/"
+	pFork  = "p/fork/"
+	pInv   = "p/inv/"
+	pMine  = "p/mine/"
+	pLeave = "p/leave/"
+)
+
+func opKey(party string, seq uint64) []byte { return fmt.Appendf(nil, "%s%s/%016x", pOp, party, seq) }
+
+// Membership is a local account's relation to a party.
+type Membership struct {
+	Party     string `json:"party"`
+	PartyName string `json:"partyName"`
+	Account   string `json:"account"`
+	Member    string `json:"member"` // the account's MemberID
+	Status    string `json:"status"` // StatusMember or StatusPending
+	// For pending joins: the signed request to resend and where to send it.
+	Request   []byte   `json:"request,omitempty"`
+	OwnerPeer string   `json:"ownerPeer,omitempty"`
+	Addrs     []string `json:"addrs,omitempty"`
+	Since     int64    `json:"since"`
+	Attempts  int      `json:"attempts,omitempty"`
+	LastError string   `json:"lastError,omitempty"`
+}
+
+// Membership statuses.
+const (
+	StatusMember  = "member"
+	StatusPending = "pending"
+)
+
+// InviteRecord is an invite as its issuing (owner) node keeps it.
+type InviteRecord struct {
+	Invite    Invite `json:"invite"`
+	Token     string `json:"token"`
+	CreatedAt int64  `json:"createdAt"`
+}
+
+// ForkEvidence is two different owner-signed ops with the same seq.
+type ForkEvidence struct {
+	Seq    uint64   `json:"seq"`
+	Ours   SignedOp `json:"ours"`
+	Theirs SignedOp `json:"theirs"`
+	SeenAt int64    `json:"seenAt"`
+}
+
+// LeaveOutbox is a signed leave request waiting for the owner's node.
+type LeaveOutbox struct {
+	Request   []byte   `json:"request"`
+	OwnerPeer string   `json:"ownerPeer"`
+	Addrs     []string `json:"addrs,omitempty"`
+}
+
+var errMissing = errors.New("party: key not found")
+
+func getJSON(txn *badger.Txn, key []byte, v any) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return errMissing
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(raw []byte) error { return json.Unmarshal(raw, v) })
+}
+
+func setJSON(txn *badger.Txn, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set(key, raw)
+}
+
+func loadState(txn *badger.Txn, party string) (*State, error) {
+	var s State
+	if err := getJSON(txn, []byte(pState+party), &s); err != nil {
+		if errors.Is(err, errMissing) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	return &s, nil
+}
+
+func opAt(txn *badger.Txn, party string, seq uint64) (SignedOp, error) {
+	var op SignedOp
+	err := getJSON(txn, opKey(party, seq), &op)
+	return op, err
+}
+
+// opsFrom returns up to limit ops of party starting at seq from.
+func opsFrom(txn *badger.Txn, party string, from uint64, limit int) ([]SignedOp, error) {
+	prefix := []byte(pOp + party + "/")
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	var out []SignedOp
+	for it.Seek(opKey(party, from)); it.Valid() && len(out) < limit; it.Next() {
+		var op SignedOp
+		if err := it.Item().Value(func(raw []byte) error { return json.Unmarshal(raw, &op) }); err != nil {
+			return nil, err
+		}
+		out = append(out, op)
+	}
+	return out, nil
+}
+
+func deletePrefix(txn *badger.Txn, prefix []byte) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	var keys [][]byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropParty deletes a party's replicated data (state, log, invites, forks).
+func dropParty(txn *badger.Txn, party string) error {
+	for _, p := range []string{pOp + party + "/", pFork + party + "/", pInv + party + "/"} {
+		if err := deletePrefix(txn, []byte(p)); err != nil {
+			return err
+		}
+	}
+	return txn.Delete([]byte(pState + party))
+}
+
+// listJSON decodes every value under prefix with fn.
+func listJSON(txn *badger.Txn, prefix string, fn func(key []byte, raw []byte) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().KeyCopy(nil)
+		if err := it.Item().Value(func(raw []byte) error { return fn(k, raw) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// update retries fn on Badger's optimistic-concurrency conflicts.
+func update(db *badger.DB, fn func(txn *badger.Txn) error) error {
+	var err error
+	for range 8 {
+		if err = db.Update(fn); !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
