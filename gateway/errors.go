@@ -70,6 +70,9 @@ func toAPIError(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	if ae := accountError(err); ae != nil {
+		return ae
+	}
 	var pe *party.Error
 	if errors.As(err, &pe) {
 		if m, ok := partyErrors[pe.Code]; ok {

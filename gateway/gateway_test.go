@@ -41,6 +41,7 @@ func testServer(t *testing.T, mutate ...func(*identity.Config)) *httptest.Server
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { id.Close() })
 	gw, err := New(Config{Identity: id, Node: fakeNode{}, Version: "test", Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -306,6 +307,7 @@ func TestHealthNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer id.Close()
 	gw, _ := New(Config{Identity: id})
 	srv := httptest.NewServer(gw.Handler())
 	defer srv.Close()

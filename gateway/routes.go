@@ -24,6 +24,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/auth/refresh", s.handleRefresh)
 	mux.Handle("POST /api/auth/logout", s.requireAuth(s.handleLogout))
 	mux.Handle("GET /api/me", s.requireAuth(s.handleMe))
+	s.accountRoutes(mux)
+	s.landingRoutes(mux)
 	if s.parties != nil {
 		s.partyRoutes(mux)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,11 +36,17 @@ type Config struct {
 	// Addr is the host:port to listen on; empty means DefaultAddr. Port 0
 	// picks a free port (see Server.URL).
 	Addr string
+	// Listener, when set, is used instead of listening on Addr (the node
+	// binds early to learn a port-0 address).
+	Listener net.Listener
 	// AllowedHosts are extra Host header names accepted besides localhost
 	// and IP literals (for a node behind a reverse proxy). Empty: none.
 	AllowedHosts []string
 	// Identity manages accounts and sessions. Required.
 	Identity *identity.Service
+	// PublicURL is where browsers reach this gateway (links, OAuth
+	// redirects); empty means http://localhost:<port of Addr>.
+	PublicURL string
 	// Parties runs parties, topics and invites. Required for /api/parties.
 	Parties *party.Service
 	// Node describes the node; nil answers /api/node with an empty peer id.
@@ -76,6 +83,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.PublicURL == "" {
+		addr := cfg.Addr
+		if cfg.Listener != nil {
+			addr = cfg.Listener.Addr().String()
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		cfg.PublicURL = "http://localhost:" + port
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, id: cfg.Identity, parties: cfg.Parties}
 	s.handler = s.routes()
 	return s, nil
@@ -94,9 +110,12 @@ func (s *Server) Start() error {
 	if s.srv != nil {
 		return errors.New("gateway: already started")
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("gateway: listen on %s: %w", s.cfg.Addr, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("gateway: listen on %s: %w", s.cfg.Addr, err)
+		}
 	}
 	s.ln = ln
 	s.srv = &http.Server{

@@ -58,6 +58,7 @@ func newService(t testing.TB, mutate ...func(*Config)) (*Service, *fakeClock) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s, clock
 }
 
@@ -483,6 +484,7 @@ func TestServiceKeepsSigningKeyAcrossRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { s.Close() })
 		return db, s
 	}
 	db, s := open()

@@ -1,12 +1,14 @@
 package identity
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -32,6 +34,19 @@ type Config struct {
 	// mean DefaultAccountThrottle and DefaultClientThrottle.
 	AccountThrottle ThrottlePolicy
 	ClientThrottle  ThrottlePolicy
+	// Mailer delivers verification and reset mails; nil means mails are
+	// only logged (the node wires an outbox or SMTP mailer).
+	Mailer Mailer
+	// PublicURL is the base of links in mails, e.g. http://localhost:7733.
+	// Never taken from a request's Host header. Empty means
+	// http://localhost:7733.
+	PublicURL string
+	// VerifyTTL and ResetTTL are the lifetimes of email links; zero means
+	// 24 hours and 1 hour.
+	VerifyTTL, ResetTTL time.Duration
+	// OAuth configures sign-in with Google and GitHub; providers without a
+	// client id are disabled.
+	OAuth OAuthConfig
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the service's logs; nil means slog.Default().
@@ -55,6 +70,15 @@ type Service struct {
 
 	accountFails *limiterSet
 	clientFails  *limiterSet
+	mailFails    *limiterSet // mails per account: 3, then one per 20 minutes
+
+	oauth *oauthState
+
+	mailQ  chan Mail
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // NewService loads (or creates) the access-token key and returns a Service.
@@ -89,7 +113,24 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Mailer == nil {
+		cfg.Mailer = logMailer{cfg.Logger}
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost:7733"
+	}
+	if cfg.VerifyTTL <= 0 {
+		cfg.VerifyTTL = DefaultVerifyTTL
+	}
+	if cfg.ResetTTL <= 0 {
+		cfg.ResetTTL = DefaultResetTTL
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
+		mailFails:    newLimiterSet(ThrottlePolicy{Burst: 3, Every: 20 * time.Minute}),
+		mailQ:        make(chan Mail, 128),
+		ctx:          ctx,
+		cancel:       cancel,
 		cfg:          cfg,
 		db:           cfg.DB,
 		log:          cfg.Logger,
@@ -107,7 +148,30 @@ func NewService(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.oauth, err = newOAuthState(cfg.OAuth, cfg.PublicURL); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.mailLoop()
 	return s, nil
+}
+
+// Close stops the mail goroutine (mails still queued are dropped; users
+// can ask again). Safe to call more than once.
+func (s *Service) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// logMailer is the mailer of last resort: it logs the link.
+type logMailer struct{ log *slog.Logger }
+
+func (l logMailer) Send(_ context.Context, m Mail) error {
+	l.log.Warn("no mailer configured; mail not sent", "to", m.To, "subject", m.Subject, "link", m.Link)
+	return nil
 }
 
 func (s *Service) loadOrCreateSecret(key string, n int) ([]byte, error) {
@@ -205,6 +269,9 @@ func (s *Service) Register(in RegisterInput) (Account, error) {
 		return Account{}, err
 	}
 	s.log.Info("account registered", "account", acct.ID, "member", Fingerprint(acct.MemberPublicKey()))
+	if err := s.sendVerification(acct); err != nil {
+		s.log.Error("verification mail not sent; the user can ask again", "account", acct.ID, "err", err)
+	}
 	return acct, nil
 }
 

@@ -16,6 +16,9 @@ import (
 //	id/sess/<sessionID>          Session (JSON)
 //	id/acctsess/<acct>/<sess>    empty; lists an account's sessions
 //	id/rt/<hex sha256(token)>    refreshRecord (JSON), TTL = refresh TTL
+//	id/etok/<hex sha256(token)>  emailToken (JSON): verification / reset, TTL
+//	id/acctok/<acct>/<kind>/<h>  empty; lists an account's outstanding tokens
+//	id/oauth/<provider>/<sub>    accountID linked to a provider identity
 //	id/key/jwt                   HMAC key for access tokens
 const (
 	prefixAccount     = "id/acct/"
@@ -24,6 +27,9 @@ const (
 	prefixSession     = "id/sess/"
 	prefixAcctSession = "id/acctsess/"
 	prefixRefresh     = "id/rt/"
+	prefixEmailToken  = "id/etok/"
+	prefixAcctToken   = "id/acctok/"
+	prefixOAuth       = "id/oauth/"
 	keyJWTSecret      = "id/key/jwt"
 )
 

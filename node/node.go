@@ -2,10 +2,13 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,6 +34,17 @@ type Config struct {
 	// ListenAddrs are libp2p multiaddrs; empty means TCP and QUIC on all
 	// interfaces at port 7734 (gossip.DefaultListenAddrs).
 	ListenAddrs []string
+	// PublicURL is where browsers reach the gateway, used in mailed links
+	// and OAuth redirects; empty means http://localhost:<gateway port>.
+	PublicURL string
+	// SMTPURL (smtp://user:pass@host:587 or smtps://…) sends mail; empty
+	// means mails are written to <DataDir>/outbox and their links logged.
+	SMTPURL string
+	// MailFrom is the sender of mails; empty means identity.DefaultMailFrom.
+	MailFrom string
+	// SMTPTLS, when set, is the TLS configuration for SMTP (tests use it to
+	// trust their server's certificate).
+	SMTPTLS *tls.Config
 	// DisableMDNS turns off local-network discovery (on by default).
 	DisableMDNS bool
 	// Version is reported by /api/node; empty means "dev".
@@ -159,9 +173,27 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 
+	// Bind the gateway now: with port 0, the public URL needs the port.
+	ln, err := net.Listen("tcp", n.cfg.GatewayAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen on %s: %w", n.cfg.GatewayAddr, err)
+	}
+	defer func() {
+		if n.gw == nil {
+			ln.Close()
+		}
+	}()
+	publicURL := n.cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
 	idCfg := n.cfg.Identity
 	idCfg.DB = n.db
 	idCfg.Logger = n.log.With("component", "identity")
+	idCfg.PublicURL = publicURL
+	if idCfg.Mailer, err = n.mailer(); err != nil {
+		return err
+	}
 	if n.id, err = identity.NewService(idCfg); err != nil {
 		return err
 	}
@@ -180,19 +212,23 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	if n.gw, err = gateway.New(gateway.Config{
-		Addr:     n.cfg.GatewayAddr,
-		Identity: n.id,
-		Parties:  n.ps,
-		Node:     n,
-		Version:  n.cfg.Version,
-		Logger:   n.log.With("component", "gateway"),
-	}); err != nil {
+	gw, err := gateway.New(gateway.Config{
+		Addr:      n.cfg.GatewayAddr,
+		Listener:  ln,
+		PublicURL: publicURL,
+		Identity:  n.id,
+		Parties:   n.ps,
+		Node:      n,
+		Version:   n.cfg.Version,
+		Logger:    n.log.With("component", "gateway"),
+	})
+	if err != nil {
 		return err
 	}
-	if err := n.gw.Start(); err != nil {
+	if err := gw.Start(); err != nil {
 		return err
 	}
+	n.gw = gw
 	n.gw.SetReady(true)
 	return nil
 }
@@ -224,6 +260,10 @@ func (n *Node) shutdown() error {
 		n.ps.Close()
 		n.ps = nil
 	}
+	if n.id != nil {
+		n.id.Close()
+		n.id = nil
+	}
 	if n.net != nil {
 		n.net.Close()
 		n.net = nil
@@ -253,6 +293,15 @@ func (n *Node) shutdown() error {
 		n.lock = nil
 	}
 	return errors.Join(errs...)
+}
+
+// mailer is SMTP when configured, else the outbox folder.
+func (n *Node) mailer() (identity.Mailer, error) {
+	if n.cfg.SMTPURL == "" {
+		return &identity.OutboxMailer{Dir: filepath.Join(n.cfg.DataDir, "outbox"), From: n.cfg.MailFrom,
+			Log: n.log.With("component", "mail")}, nil
+	}
+	return identity.NewSMTPMailer(n.cfg.SMTPURL, n.cfg.MailFrom, n.cfg.SMTPTLS)
 }
 
 // PeerID is the node's libp2p peer ID.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/chatterbox/chatterbox/gateway"
 	"github.com/chatterbox/chatterbox/gossip"
+	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/node"
 )
 
@@ -85,6 +88,11 @@ type runConfig struct {
 	listen      listFlag
 	mdns        bool
 	logLevel    string
+	publicURL   string
+	smtpURL     string
+	mailFrom    string
+	google      identity.ProviderConfig
+	github      identity.ProviderConfig
 }
 
 func newRunFlags(c *runConfig) *flag.FlagSet {
@@ -98,6 +106,18 @@ func newRunFlags(c *runConfig) *flag.FlagSet {
 	fs.Var(&c.listen, "listen", "libp2p listen `multiaddr`, repeatable (env CHATTERBOX_LISTEN, comma-separated)\n(default TCP and QUIC on port "+strconv.Itoa(gossip.DefaultPort)+", all interfaces)")
 	fs.BoolVar(&c.mdns, "mdns", true, "discover peers on the local network with mDNS (env CHATTERBOX_MDNS)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error (env CHATTERBOX_LOG_LEVEL)")
+	fs.StringVar(&c.publicURL, "public-url", "", "`URL` where browsers reach the gateway, for links in mails and OAuth redirects\n(default http://localhost:<gateway port>) (env CHATTERBOX_PUBLIC_URL)")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "send mail through `smtp://user:pass@host:port` (STARTTLS) or smtps://… (implicit TLS);\nempty: mails go to <data-dir>/outbox and their links are logged (env CHATTERBOX_SMTP_URL)")
+	fs.StringVar(&c.mailFrom, "mail-from", identity.DefaultMailFrom, "sender `address` of mails (env CHATTERBOX_MAIL_FROM)")
+	provider := func(p *identity.ProviderConfig, name, title, infoFlag, infoHelp string) {
+		fs.StringVar(&p.ClientID, name+"-client-id", "", title+" OAuth client `id`; empty disables "+title+" sign-in (env "+envName(name+"-client-id")+")")
+		fs.StringVar(&p.ClientSecret, name+"-client-secret", "", title+" OAuth client `secret` (env "+envName(name+"-client-secret")+"; prefer the env var)")
+		fs.StringVar(&p.AuthURL, name+"-auth-url", "", "override "+title+"'s authorization endpoint `URL` (env "+envName(name+"-auth-url")+")")
+		fs.StringVar(&p.TokenURL, name+"-token-url", "", "override "+title+"'s token endpoint `URL` (env "+envName(name+"-token-url")+")")
+		fs.StringVar(&p.UserInfoURL, name+"-"+infoFlag, "", infoHelp+" (env "+envName(name+"-"+infoFlag)+")")
+	}
+	provider(&c.google, "google", "Google", "userinfo-url", "override Google's OpenID Connect userinfo `URL`")
+	provider(&c.github, "github", "GitHub", "api-url", "override GitHub's API base `URL` (GitHub Enterprise: https://HOST/api/v3)")
 	return fs
 }
 
@@ -170,6 +190,28 @@ func (c *runConfig) validate() error {
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
 	}
+	if c.publicURL != "" {
+		if u, err := url.Parse(c.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return usagef("invalid --public-url %q: want http(s)://host[:port] without a path", c.publicURL)
+		}
+	}
+	if c.smtpURL != "" {
+		if _, err := identity.NewSMTPMailer(c.smtpURL, c.mailFrom, nil); err != nil {
+			return usagef("%v", err)
+		}
+	} else if _, err := mail.ParseAddress(c.mailFrom); err != nil {
+		return usagef("invalid --mail-from %q: want an address such as \"ChatterBox <chat@example.com>\"", c.mailFrom)
+	}
+	for name, p := range map[string]identity.ProviderConfig{"google": c.google, "github": c.github} {
+		if p.ClientID != "" && p.ClientSecret == "" {
+			return usagef("--%s-client-id is set but --%s-client-secret is not", name, name)
+		}
+		for _, u := range []string{p.AuthURL, p.TokenURL, p.UserInfoURL} {
+			if pu, err := url.Parse(u); u != "" && (err != nil || pu.Host == "" || (pu.Scheme != "https" && pu.Scheme != "http")) {
+				return usagef("invalid %s endpoint URL %q", name, u)
+			}
+		}
+	}
 	return nil
 }
 
@@ -205,6 +247,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		DisableMDNS: !c.mdns,
 		Version:     buildVersion(),
 		Logger:      log,
+		PublicURL:   strings.TrimRight(c.publicURL, "/"),
+		SMTPURL:     c.smtpURL,
+		MailFrom:    c.mailFrom,
+		Identity:    identity.Config{OAuth: identity.OAuthConfig{Google: c.google, GitHub: c.github}},
 	})
 	if err != nil {
 		return err
