@@ -39,6 +39,12 @@ var partyErrors = map[string]struct {
 	"op_invalid":             {http.StatusUnprocessableEntity, "That change is not valid for this party."},
 	"bad_request":            {http.StatusBadRequest, "The request is malformed."},
 	"internal_error":         {http.StatusBadGateway, "The other node failed to answer properly."},
+	"message_empty":          {http.StatusUnprocessableEntity, "Write something first: the message is empty."},
+	"message_too_long":       {http.StatusUnprocessableEntity, "The message is too long: at most 4000 characters."},
+	"message_invalid":        {http.StatusUnprocessableEntity, "The message is not valid."},
+	"not_author":             {http.StatusForbidden, "You can only change your own messages."},
+	"message_deleted":        {http.StatusGone, "That message was deleted."},
+	"cursor_invalid":         {http.StatusBadRequest, "The page cursor is not valid. Start again from the newest messages."},
 }
 
 // apiError is an error with the HTTP status and stable code the client
@@ -125,12 +131,15 @@ func writeAPIError(w http.ResponseWriter, ae *apiError) {
 		secs := int(ae.RetryAfter.Round(time.Second) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
 	}
-	type body struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	writeJSON(w, ae.Status, map[string]body{"error": {Code: ae.Code, Message: ae.Message}})
+	writeJSON(w, ae.Status, map[string]errorBody{"error": apiErrorBody(ae)})
 }
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func apiErrorBody(ae *apiError) errorBody { return errorBody{Code: ae.Code, Message: ae.Message} }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

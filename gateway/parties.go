@@ -64,6 +64,8 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 	route("DELETE /api/parties/{id}/topics/{topicId}", noContent(s, func(r *http.Request, p identity.Principal) error {
 		return ps.DeleteTopic(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"))
 	}))
+	s.messageRoutes(mux)
+	s.wsRoutes(mux)
 }
 
 type nameRequest struct {

@@ -64,6 +64,7 @@ type Server struct {
 	id      *identity.Service
 	parties *party.Service
 	handler http.Handler
+	hub     *hub
 	ready   atomic.Bool
 
 	mu   sync.Mutex
@@ -93,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, id: cfg.Identity, parties: cfg.Parties}
+	s.hub = newHub(s)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -157,6 +159,7 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	}
 	s.SetReady(false)
+	s.hub.Close() // Shutdown does not close hijacked (WebSocket) connections
 	err := srv.Shutdown(ctx)
 	if err != nil {
 		srv.Close()

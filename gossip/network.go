@@ -51,8 +51,10 @@ type Domain interface {
 	ValidateGossip(party, from string, data []byte) Verdict
 	// DeliverGossip applies a message that was accepted.
 	DeliverGossip(party, from string, data []byte)
-	// PeerConnected is told of every new connection.
+	// PeerConnected is told of every new connection; PeerDisconnected
+	// when the last connection to a peer closed.
 	PeerConnected(peer string)
+	PeerDisconnected(peer string)
 	// WantedPeers are the peers to stay connected to, with known addresses.
 	WantedPeers() map[string][]string
 }
@@ -82,12 +84,17 @@ type Network struct {
 	once   sync.Once
 
 	redial    chan struct{}
-	connected chan peer.ID
+	connected chan peerEvent
 
 	mu      sync.Mutex
 	topics  map[string]*partyTopic // guarded by mu
 	leaving map[string]*partyTopic // guarded by mu: left, reader not yet stopped
 	dialing map[peer.ID]bool       // guarded by mu
+}
+
+type peerEvent struct {
+	id peer.ID
+	up bool
 }
 
 type partyTopic struct {
@@ -114,16 +121,24 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 	}
 	n := &Network{
 		host: h, ps: ps, domain: d, log: cfg.Logger, cfg: cfg, ctx: ctx, cancel: cancel,
-		redial: make(chan struct{}, 1), connected: make(chan peer.ID, 64),
+		redial: make(chan struct{}, 1), connected: make(chan peerEvent, 64),
 		topics: map[string]*partyTopic{}, leaving: map[string]*partyTopic{}, dialing: map[peer.ID]bool{},
 	}
 	h.SetStreamHandler(RequestProtocol, n.handleStream)
-	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+	notify := func(ev peerEvent) {
 		select {
-		case n.connected <- c.RemotePeer():
+		case n.connected <- ev:
 		default: // the periodic redial and sync recover what is dropped here
 		}
-	}})
+	}
+	h.Network().Notify(&network.NotifyBundle{
+		ConnectedF: func(_ network.Network, c network.Conn) { notify(peerEvent{c.RemotePeer(), true}) },
+		DisconnectedF: func(nw network.Network, c network.Conn) {
+			if nw.Connectedness(c.RemotePeer()) != network.Connected {
+				notify(peerEvent{c.RemotePeer(), false})
+			}
+		},
+	})
 	n.wg.Add(1)
 	go n.loop()
 	return n, nil
@@ -373,8 +388,12 @@ func (n *Network) loop() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case p := <-n.connected:
-			n.domain.PeerConnected(p.String())
+		case ev := <-n.connected:
+			if ev.up {
+				n.domain.PeerConnected(ev.id.String())
+			} else {
+				n.domain.PeerDisconnected(ev.id.String())
+			}
 		case <-n.redial:
 			n.dialWanted()
 		case <-tick.C:

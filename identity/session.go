@@ -258,3 +258,13 @@ func (s *Service) Authenticate(accessToken string) (Principal, error) {
 	}
 	return p, nil
 }
+
+// SessionActive reports whether a session still exists (not logged out,
+// reset or revoked). Long-lived connections check it periodically.
+func (s *Service) SessionActive(sessionID string) bool {
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get([]byte(prefixSession + sessionID))
+		return err
+	})
+	return err == nil
+}

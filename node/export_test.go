@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/party"
 )
 
@@ -17,5 +18,28 @@ func gossipOp(t *testing.T, op party.Op, key ed25519.PrivateKey) []byte {
 	}
 	sop := party.SignedOp{Payload: payload, Sig: ed25519.Sign(key, append([]byte("chatterbox/op/v1\n"), payload...))}
 	raw, _ := json.Marshal(map[string]any{"t": "op", "op": sop})
+	return raw
+}
+
+// signMsg signs a message with key and wraps it as a topic message.
+func signMsg(t *testing.T, m party.Message, key ed25519.PrivateKey) []byte {
+	t.Helper()
+	payload, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := party.SignedMessage{Payload: payload, Sig: ed25519.Sign(key, append([]byte("chatterbox/msg/v1\n"), payload...))}
+	raw, _ := json.Marshal(map[string]any{"t": "msg", "msg": sm})
+	return raw
+}
+
+// rawStored returns a stored message of n wrapped as a topic message.
+func rawStored(t *testing.T, n *node.Node, partyID, id string) []byte {
+	t.Helper()
+	sm, err := n.Parties().SignedMessage(partyID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]any{"t": "msg", "msg": sm})
 	return raw
 }

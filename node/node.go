@@ -208,9 +208,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
-	if err := n.ps.Start(n.net); err != nil {
-		return err
-	}
 
 	gw, err := gateway.New(gateway.Config{
 		Addr:      n.cfg.GatewayAddr,
@@ -223,6 +220,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Logger:    n.log.With("component", "gateway"),
 	})
 	if err != nil {
+		return err
+	}
+	n.ps.SetEventSink(gw.Publish)
+	if err := n.ps.Start(n.net); err != nil {
 		return err
 	}
 	if err := gw.Start(); err != nil {

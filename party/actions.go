@@ -565,3 +565,9 @@ func (s *Service) tryJoin(account, party string) (View, error) {
 	})
 	return View{}, err
 }
+
+// IsMember reports whether a local account is an active member of party.
+func (s *Service) IsMember(accountID, party string) bool {
+	m, err := s.membership(accountID, party)
+	return err == nil && m.Status == StatusMember
+}

@@ -18,6 +18,7 @@ type ingestResult struct {
 	kept    bool // some local account is still a member
 	joined  []string
 	fork    bool
+	ops     []Op // applied, in order
 }
 
 // ingest applies ops received from the network (gossip, sync or a join
@@ -70,10 +71,11 @@ func (s *Service) ingest(party string, ops []SignedOp, genesisFor string) (inges
 			case op.Seq > st.Seq+1:
 				return errGap
 			default:
-				next, _, err := st.Next(sop)
+				next, applied, err := st.Next(sop)
 				if err != nil {
 					return err
 				}
+				res.ops = append(res.ops, applied)
 				if err := setJSON(txn, opKey(party, op.Seq), sop); err != nil {
 					return err
 				}
@@ -172,6 +174,7 @@ func (s *Service) afterChange(res ingestResult) {
 	if s.net == nil || res.state == nil {
 		return
 	}
+	s.opEvents(res.state, res.ops)
 	if res.kept {
 		if err := s.net.JoinTopic(res.state.ID); err != nil {
 			s.log.Warn("join party topic", "party", res.state.ID, "err", err)

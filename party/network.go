@@ -29,12 +29,20 @@ func (s *Service) ValidateGossip(party, from string, data []byte) Verdict {
 		return Accept
 	}
 	var env gossipEnvelope
-	if len(data) > maxOpBytes*2 || json.Unmarshal(data, &env) != nil || env.Type != "op" || env.Op == nil {
+	if len(data) > maxMsgPayload*2 || json.Unmarshal(data, &env) != nil {
 		return Reject
 	}
 	st, err := s.State(party)
 	if err != nil {
 		return Ignore
+	}
+	switch {
+	case env.Type == "msg" && env.Msg != nil:
+		return s.validateMessage(st, from, *env.Msg)
+	case env.Type == "typing" && env.Typ != nil:
+		return s.validateTyping(st, *env.Typ)
+	case env.Type != "op" || env.Op == nil:
+		return Reject
 	}
 	op, err := env.Op.Decode()
 	if err != nil || op.Party != party {
@@ -65,7 +73,19 @@ func (s *Service) ValidateGossip(party, from string, data []byte) Verdict {
 // DeliverGossip applies an accepted message.
 func (s *Service) DeliverGossip(party, from string, data []byte) {
 	var env gossipEnvelope
-	if json.Unmarshal(data, &env) != nil || env.Op == nil {
+	if json.Unmarshal(data, &env) != nil {
+		return
+	}
+	switch {
+	case env.Msg != nil:
+		if _, err := s.ingestMessages(party, from, []SignedMessage{*env.Msg}); err != nil {
+			s.log.Debug("gossiped message not stored", "party", party, "err", err)
+		}
+		return
+	case env.Typ != nil:
+		s.deliverTyping(party, *env.Typ)
+		return
+	case env.Op == nil:
 		return
 	}
 	if _, err := s.ingest(party, []SignedOp{*env.Op}, ""); err != nil {
@@ -87,6 +107,7 @@ func (s *Service) checkFork(party string, sop SignedOp) {
 // PeerConnected is called when a connection to peer opens: sync every
 // party it serves, and retry joins and leaves waiting for it.
 func (s *Service) PeerConnected(peer string) {
+	s.presence(peer, true)
 	parties, _ := s.localParties()
 	for _, p := range parties {
 		if st, err := s.State(p); err == nil && st.MemberByPeer(peer) {
@@ -206,28 +227,54 @@ func (s *Service) syncWith(party, peer string) {
 			return
 		}
 		if !resp.More || res.applied == 0 || !res.kept {
-			return
+			break
 		}
 	}
+	s.syncMessages(party, peer)
+}
+
+// validateMessage judges a gossiped message without storing it.
+func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verdict {
+	var j msgJudgement
+	s.db.View(func(txn *badger.Txn) error {
+		j = judgeMessage(txn, st, sm)
+		return nil
+	})
+	if j.needOps || j.needMsgs {
+		s.scheduleSync(st.ID, from)
+	}
+	if j.equiv != nil {
+		s.recordEquivocation(st.ID, j, sm)
+	}
+	return j.verdict
+}
+
+// rawRequest sends a request frame and returns the answer frame.
+func (s *Service) rawRequest(peer string, addrs []string, req []byte) ([]byte, error) {
+	if s.net == nil {
+		return nil, ErrUnreachable
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	if peer == s.net.SelfPeer() {
+		return s.HandleRequest(ctx, peer, req), nil
+	}
+	raw, err := s.net.Request(ctx, peer, addrs, req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	if len(raw) > maxResponseBytes {
+		return nil, fmt.Errorf("%w: oversized response", ErrBadRequest)
+	}
+	return raw, nil
 }
 
 // request sends a request frame and decodes the answer.
 func (s *Service) request(peer string, addrs []string, req []byte) (wireResponse, error) {
 	var resp wireResponse
-	if s.net == nil {
-		return resp, ErrUnreachable
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	var raw []byte
-	var err error
-	if peer == s.net.SelfPeer() {
-		raw = s.HandleRequest(ctx, peer, req)
-	} else if raw, err = s.net.Request(ctx, peer, addrs, req); err != nil {
-		return resp, fmt.Errorf("%w: %v", ErrUnreachable, err)
-	}
-	if len(raw) > maxResponseBytes {
-		return resp, fmt.Errorf("%w: oversized response", ErrBadRequest)
+	raw, err := s.rawRequest(peer, addrs, req)
+	if err != nil {
+		return resp, err
 	}
 	if err := json.Unmarshal(raw, &resp); err != nil {
 		return resp, fmt.Errorf("%w: malformed response: %v", ErrBadRequest, err)

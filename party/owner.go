@@ -12,8 +12,10 @@ import (
 
 // gossipEnvelope is what travels on a party's pubsub topic.
 type gossipEnvelope struct {
-	Type string    `json:"t"`
-	Op   *SignedOp `json:"op,omitempty"`
+	Type string         `json:"t"` // "op", "msg" or "typing"
+	Op   *SignedOp      `json:"op,omitempty"`
+	Msg  *SignedMessage `json:"msg,omitempty"`
+	Typ  *SignedTyping  `json:"typing,omitempty"`
 }
 
 // ownerKey returns the owner's private key if this node sequences st.
@@ -95,7 +97,7 @@ func (s *Service) appendLocked(party string, actor *Actor, kind string, build fu
 		if err := setJSON(txn, []byte(pState+party), next); err != nil {
 			return err
 		}
-		res = ingestResult{applied: 1, state: next}
+		res = ingestResult{applied: 1, state: next, ops: []Op{op}}
 		res.kept, res.joined, err = s.reconcileLocked(txn, next)
 		return err
 	})
@@ -117,6 +119,9 @@ func (s *Service) publish(ctx context.Context, party string, sop SignedOp) {
 // or sync request). It never fails: errors travel as codes.
 func (s *Service) HandleRequest(ctx context.Context, from string, raw []byte) []byte {
 	resp, err := s.handleRequest(ctx, from, raw)
+	if err == nil && resp.raw != nil {
+		return resp.raw
+	}
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
@@ -140,6 +145,12 @@ func (s *Service) handleRequest(ctx context.Context, from string, raw []byte) (w
 		return s.handleLeave(ctx, r)
 	case reqSync:
 		return s.handleSync(from, r)
+	case reqMsgSync:
+		raw, err := s.handleMsgSync(from, r)
+		if err != nil {
+			return wireResponse{}, err
+		}
+		return wireResponse{raw: raw}, nil
 	}
 	return wireResponse{}, fmt.Errorf("%w: unknown request type %q", ErrBadRequest, r.Type)
 }

@@ -13,6 +13,8 @@ const (
 	reqJoin  = "join"
 	reqLeave = "leave"
 	reqSync  = "sync"
+	// reqMsgSync pulls messages by version vector (MsgSyncRequest).
+	reqMsgSync = "msgsync"
 )
 
 // wireRequest is one request frame. Join and leave payloads are signed by
@@ -29,6 +31,8 @@ type wireResponse struct {
 	Message string     `json:"message,omitempty"`
 	Ops     []SignedOp `json:"ops,omitempty"`
 	More    bool       `json:"more,omitempty"`
+	// raw, when set, is sent instead (a response of another shape).
+	raw []byte
 }
 
 // JoinRequest asks the owner's node to admit Member with an invite.

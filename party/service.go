@@ -82,7 +82,9 @@ type Service struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	net Network // set by Start, constant after
+	net  Network   // set by Start, constant after
+	sink EventSink // set before Start, constant after
+	hlc  *hlcClock
 
 	locks sync.Map // party or "acct:"+id → *sync.Mutex
 
@@ -122,7 +124,7 @@ func New(cfg Config) (*Service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		cfg: cfg, db: cfg.DB, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now,
-		syncQ: make(chan syncTask, 256), retryQ: make(chan struct{}, 1),
+		syncQ: make(chan syncTask, 256), retryQ: make(chan struct{}, 1), hlc: &hlcClock{now: cfg.Now},
 		ctx: ctx, cancel: cancel,
 	}, nil
 }

@@ -28,13 +28,16 @@ type Topic struct {
 
 // State is a party's state after applying its log up to Seq.
 type State struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Owner   string `json:"owner"` // MemberID
-	Limits  Limits `json:"limits"`
-	Seq     uint64 `json:"seq"`
-	Head    string `json:"head"` // hash of op Seq
-	Deleted bool   `json:"deleted,omitempty"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Owner  string `json:"owner"` // MemberID
+	Limits Limits `json:"limits"`
+	Seq    uint64 `json:"seq"`
+	Head   string `json:"head"` // hash of op Seq
+	// HeadTime is the owner's clock (unix ms) at the head op: a message
+	// newer than it may come from a member this node has not seen join.
+	HeadTime int64 `json:"headTime"`
+	Deleted  bool  `json:"deleted,omitempty"`
 	// Frozen is set when a fork of the log was detected: two different
 	// valid ops with the same seq. Admissions stop; chat goes on.
 	Frozen bool `json:"frozen,omitempty"`
@@ -156,7 +159,7 @@ func Genesis(sop SignedOp) (*State, error) {
 		return nil, invalid("topic name")
 	}
 	s := &State{
-		ID: sop.Hash(), Name: b.Name, Owner: b.Owner, Limits: b.Limits, Seq: 1, Head: sop.Hash(),
+		ID: sop.Hash(), Name: b.Name, Owner: b.Owner, Limits: b.Limits, Seq: 1, Head: sop.Hash(), HeadTime: op.Time,
 		Members: map[string]*Member{b.Owner: {ID: b.Owner, Name: b.OwnerName, Peer: b.OwnerPeer, Addrs: b.Addrs, Seat: 0, JoinedAt: op.Time}},
 		Topics:  map[string]*Topic{b.Topic.ID: {ID: b.Topic.ID, Name: b.Topic.Name, CreatedAt: op.Time}},
 		Peers:   map[string]bool{b.OwnerPeer: true},
@@ -191,7 +194,7 @@ func (s *State) Next(sop SignedOp) (*State, Op, error) {
 		return nil, op, invalid("party is deleted")
 	}
 	n := s.clone()
-	n.Seq, n.Head = op.Seq, sop.Hash()
+	n.Seq, n.Head, n.HeadTime = op.Seq, sop.Hash(), op.Time
 	if err := n.apply(op); err != nil {
 		return nil, op, err
 	}

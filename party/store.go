@@ -173,3 +173,8 @@ func update(db *badger.DB, fn func(txn *badger.Txn) error) error {
 	}
 	return err
 }
+
+// listJSONRaw calls fn with every key and raw value under prefix.
+func listJSONRaw(txn *badger.Txn, prefix string, fn func(key, val []byte) error) error {
+	return listJSON(txn, prefix, fn)
+}

@@ -1,0 +1,171 @@
+package party
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Message kinds.
+const (
+	MsgPost   = "post"
+	MsgEdit   = "edit"
+	MsgDelete = "delete"
+)
+
+// Message is what an author signs. It belongs to the author's feed on one
+// node: (party, author, node) with gap-free sequence numbers.
+type Message struct {
+	Party    string `json:"party"`
+	Topic    string `json:"topic"`
+	Author   string `json:"author"` // MemberID
+	Node     string `json:"node"`   // author's home node (peer id)
+	Seq      uint64 `json:"seq"`    // in the author's feed on that node, from 1
+	HLC      uint64 `json:"hlc"`    // hybrid logical clock: unix ms << 16 | counter
+	Kind     string `json:"kind"`
+	Body     string `json:"body,omitempty"`
+	Target   string `json:"target,omitempty"` // message id, for edit and delete
+	ClientID string `json:"clientId,omitempty"`
+}
+
+// SignedMessage is a message as it travels and is stored: the exact
+// payload bytes and the author's signature.
+type SignedMessage struct {
+	Payload []byte `json:"p"`
+	Sig     []byte `json:"s"`
+}
+
+const (
+	msgDomain = "chatterbox/msg/v1\n"
+	// MaxBodyChars is the longest message body, in characters.
+	MaxBodyChars  = 4000
+	maxMsgPayload = 24 << 10
+)
+
+// ID identifies a message: hex SHA-256 of its signed payload.
+func (m SignedMessage) ID() string {
+	sum := sha256.Sum256(m.Payload)
+	return hex.EncodeToString(sum[:])
+}
+
+// Decode parses the payload without checking the signature.
+func (m SignedMessage) Decode() (Message, error) {
+	var msg Message
+	if len(m.Payload) == 0 || len(m.Payload) > maxMsgPayload {
+		return msg, fmt.Errorf("%w: message of %d bytes", ErrMessageInvalid, len(m.Payload))
+	}
+	if err := json.Unmarshal(m.Payload, &msg); err != nil {
+		return msg, fmt.Errorf("%w: %v", ErrMessageInvalid, err)
+	}
+	return msg, nil
+}
+
+func signMessage(msg Message, key ed25519.PrivateKey) (SignedMessage, error) {
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return SignedMessage{}, err
+	}
+	return SignedMessage{Payload: payload, Sig: ed25519.Sign(key, append([]byte(msgDomain), payload...))}, nil
+}
+
+// Message errors.
+var (
+	ErrMessageInvalid = newErr("message_invalid", "the message is not valid")
+	ErrMessageEmpty   = newErr("message_empty", "the message is empty")
+	ErrMessageTooLong = newErr("message_too_long", "the message is longer than 4000 characters")
+	ErrNotAuthor      = newErr("not_author", "only the author may change a message")
+	ErrMessageGone    = newErr("message_deleted", "the message was deleted")
+	ErrMsgNotFound    = newErr("not_found", "no such message")
+)
+
+// CheckBody trims a body and checks it is 1..4000 characters.
+func CheckBody(body string) (string, error) {
+	body = strings.TrimSpace(body)
+	switch {
+	case body == "":
+		return "", ErrMessageEmpty
+	case !utf8.ValidString(body):
+		return "", ErrMessageInvalid
+	case utf8.RuneCountInString(body) > MaxBodyChars:
+		return "", ErrMessageTooLong
+	}
+	return body, nil
+}
+
+// checkShape validates what a message says about itself: its signature and
+// fields. Membership and targets are judged against state elsewhere.
+func checkShape(sm SignedMessage) (Message, error) {
+	msg, err := sm.Decode()
+	if err != nil {
+		return msg, err
+	}
+	key, err := memberKey(msg.Author)
+	if err != nil || !ed25519.Verify(key, append([]byte(msgDomain), sm.Payload...), sm.Sig) {
+		return msg, fmt.Errorf("%w: bad signature", ErrMessageInvalid)
+	}
+	if msg.Party == "" || msg.Topic == "" || msg.Node == "" || msg.Seq == 0 || msg.HLC == 0 {
+		return msg, fmt.Errorf("%w: missing fields", ErrMessageInvalid)
+	}
+	switch msg.Kind {
+	case MsgPost:
+		if msg.Target != "" {
+			return msg, fmt.Errorf("%w: post with a target", ErrMessageInvalid)
+		}
+		if _, err := CheckBody(msg.Body); err != nil || strings.TrimSpace(msg.Body) != msg.Body {
+			return msg, fmt.Errorf("%w: body", ErrMessageInvalid)
+		}
+	case MsgEdit:
+		if _, err := CheckBody(msg.Body); err != nil || msg.Target == "" || strings.TrimSpace(msg.Body) != msg.Body {
+			return msg, fmt.Errorf("%w: edit", ErrMessageInvalid)
+		}
+	case MsgDelete:
+		if msg.Target == "" || msg.Body != "" {
+			return msg, fmt.Errorf("%w: delete", ErrMessageInvalid)
+		}
+	default:
+		return msg, fmt.Errorf("%w: kind %q", ErrMessageInvalid, msg.Kind)
+	}
+	return msg, nil
+}
+
+// hlcClock is a hybrid logical clock: physical milliseconds in the high
+// bits, a counter in the low 16, never going backwards and always past any
+// time it has seen in a received message.
+type hlcClock struct {
+	now func() time.Time
+
+	mu   sync.Mutex
+	last uint64 // guarded by mu
+}
+
+func (c *hlcClock) Now() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	phys := uint64(c.now().UnixMilli()) << 16
+	if phys > c.last {
+		c.last = phys
+	} else {
+		c.last++
+	}
+	return c.last
+}
+
+// Observe moves the clock past a received time (bounded: a peer's clock
+// more than a minute ahead does not drag ours along).
+func (c *hlcClock) Observe(t uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	limit := uint64(c.now().Add(time.Minute).UnixMilli()) << 16
+	if t > c.last && t < limit {
+		c.last = t
+	}
+}
+
+// hlcTime turns an HLC value into wall-clock time.
+func hlcTime(t uint64) time.Time { return time.UnixMilli(int64(t >> 16)).UTC() }
