@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -52,7 +53,8 @@ type wsClient struct {
 	send      chan []byte
 	done      chan struct{}
 	once      sync.Once
-	seen      sync.Map // party id → true: parties this client was in
+	dropping  atomic.Bool // an overflow close is under way
+	seen      sync.Map    // party id → true: parties this client was in
 }
 
 func newHub(s *Server) *hub {
@@ -164,13 +166,14 @@ func (h *hub) serve(conn *websocket.Conn, p identity.Principal) {
 // close ends the client once; code and reason go in the close frame.
 func (c *wsClient) close(code int, reason string) {
 	c.once.Do(func() {
-		c.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		c.h.mu.Lock()
+		delete(c.h.clients, c) // no more events for it from here on
+		c.h.mu.Unlock()
+		// The close frame queues behind a frame being written; a client
+		// that is merely slow still gets it and learns why.
+		c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(wsWriteWait))
 		close(c.done)
 		c.conn.Close()
-		c.h.mu.Lock()
-		delete(c.h.clients, c)
-		c.h.mu.Unlock()
 	})
 }
 
@@ -194,8 +197,7 @@ func (h *hub) publish(ev party.Event) {
 		select {
 		case c.send <- raw:
 		default:
-			h.s.log.Warn("websocket client too slow; disconnecting it", "account", c.principal.Account.ID)
-			go c.close(closeOverflow, "overflow: events were coming faster than you read them; reload history")
+			c.overflow()
 		}
 	}
 }
@@ -312,8 +314,28 @@ func (c *wsClient) reply(v any) {
 	case c.send <- raw:
 	case <-c.done:
 	default:
-		go c.close(closeOverflow, "overflow")
+		c.overflow()
 	}
+}
+
+// overflow drops a client that fell behind, once, without blocking.
+func (c *wsClient) overflow() {
+	if !c.dropping.CompareAndSwap(false, true) {
+		return
+	}
+	c.h.s.log.Warn("websocket client too slow; disconnecting it", "account", c.principal.Account.ID)
+	c.h.wg.Add(1)
+	go func() {
+		defer c.h.wg.Done()
+		c.close(closeOverflow, "overflow: events were coming faster than you read them; reload history")
+	}()
+}
+
+// WSClients is the number of connected WebSocket clients.
+func (s *Server) WSClients() int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return len(s.hub.clients)
 }
 
 // Close disconnects every client and waits for their goroutines.

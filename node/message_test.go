@@ -318,7 +318,6 @@ func TestPaginationWithConcurrentInserts(t *testing.T) {
 	partyID := createParty(t, a, "Big")
 	topic := state(n, partyID).SortedTopics()[0].ID
 	ps, act := n.Parties(), a.actor(t)
-	act.AccountID = a.c.Must(200, "GET", "/api/me", nil).String("id")
 	ctx := context.Background()
 	want := map[string]bool{}
 	var mu sync.Mutex
@@ -381,7 +380,6 @@ func TestPaginationWithConcurrentInserts(t *testing.T) {
 func postMany(t *testing.T, u *user, partyID, topic string, n int) {
 	t.Helper()
 	act := u.actor(t)
-	act.AccountID = u.c.Must(200, "GET", "/api/me", nil).String("id")
 	const workers = 8
 	var wg sync.WaitGroup
 	for w := range workers {

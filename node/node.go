@@ -351,6 +351,9 @@ func (n *Node) Host() host.Host { return n.host }
 // Identity is the node's account service. Valid after Start.
 func (n *Node) Identity() *identity.Service { return n.id }
 
+// Gateway is the node's HTTP gateway. Valid after Start.
+func (n *Node) Gateway() *gateway.Server { return n.gw }
+
 // Parties is the node's party service. Valid after Start.
 func (n *Node) Parties() *party.Service { return n.ps }
 

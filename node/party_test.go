@@ -20,10 +20,11 @@ const converge = 20 * time.Second
 
 // user is a signed-in account on one node.
 type user struct {
-	n        *node.Node
-	c        *nodetest.Client
-	memberID string
-	name     string
+	n         *node.Node
+	c         *nodetest.Client
+	memberID  string
+	accountID string
+	name      string
 }
 
 func signUp(t *testing.T, n *node.Node, name string) *user {
@@ -31,7 +32,7 @@ func signUp(t *testing.T, n *node.Node, name string) *user {
 	c := nodetest.NewClient(t, n.GatewayURL())
 	r := c.SignUp(strings.ToLower(name)+"@example.com", password, name)
 	acct := r.JSON["account"].(map[string]any)
-	return &user{n: n, c: c, memberID: acct["memberId"].(string), name: name}
+	return &user{n: n, c: c, memberID: acct["memberId"].(string), accountID: acct["id"].(string), name: name}
 }
 
 // rebind points u at a restarted node and signs in again.
@@ -41,12 +42,12 @@ func (u *user) rebind(t *testing.T, n *node.Node) {
 	u.c.SignIn(strings.ToLower(u.name)+"@example.com", password)
 }
 
-func (u *user) actor(t *testing.T) party.Actor {
+func (u *user) actor(t testing.TB) party.Actor {
 	key, ok := u.n.Identity().MemberKey(u.memberID)
 	if !ok {
 		t.Fatalf("no member key for %s", u.name)
 	}
-	return party.Actor{AccountID: "", Name: u.name, Key: key}
+	return party.Actor{AccountID: u.accountID, Name: u.name, Key: key}
 }
 
 func createParty(t *testing.T, owner *user, name string) string {

@@ -203,3 +203,67 @@ func TestProcessUsageErrorExitCode2(t *testing.T) {
 		t.Errorf("--help exited %d", code)
 	}
 }
+
+// TestProcessKill9LosesNoAcknowledgedMessage posts messages, kills the
+// node with SIGKILL right after the last acknowledgement, restarts it and
+// finds every acknowledged message.
+func TestProcessKill9LosesNoAcknowledgedMessage(t *testing.T) {
+	dataDir := t.TempDir()
+	args := []string{"run", "--data-dir", dataDir, "--gateway-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false"}
+	p, url := start(t, args...)
+	c := nodetest.NewClient(t, url)
+	c.SignUp("ann@example.com", "correct horse battery staple", "Ann")
+	party := c.Must(201, "POST", "/api/parties", map[string]string{"name": "Durable"})
+	partyID := party.String("id")
+	topic := party.JSON["topics"].([]any)[0].(map[string]any)["id"].(string)
+	path := "/api/parties/" + partyID + "/topics/" + topic + "/messages"
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				r := c.Do("POST", path, map[string]string{"body": fmt.Sprintf("m %d/%d", w, i)})
+				if r.Status != 201 {
+					t.Errorf("post: %d %s", r.Status, r.Raw)
+					return
+				}
+				mu.Lock()
+				acked[r.String("id")] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 10*time.Second)
+
+	_, url2 := start(t, args...)
+	c2 := nodetest.NewClient(t, url2)
+	c2.SignIn("ann@example.com", "correct horse battery staple")
+	found := map[string]bool{}
+	cursor := ""
+	for range 100 {
+		r := c2.Must(200, "GET", path+"?limit=100&before="+cursor, nil)
+		for _, m := range r.JSON["messages"].([]any) {
+			found[m.(map[string]any)["id"].(string)] = true
+		}
+		if cursor = r.String("nextCursor"); cursor == "" {
+			break
+		}
+	}
+	for id := range acked {
+		if !found[id] {
+			t.Fatalf("acknowledged message %s was lost by kill -9 (%d of %d survived)", id, len(found), len(acked))
+		}
+	}
+	if len(acked) != 400 {
+		t.Fatalf("%d messages acknowledged, want 400", len(acked))
+	}
+}

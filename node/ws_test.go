@@ -1,0 +1,118 @@
+package node_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/chatterbox/chatterbox/node/nodetest"
+)
+
+func wsURL(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/api/ws" }
+
+func TestWebSocketAuthAndOrigin(t *testing.T) {
+	n := nodetest.Start(t, 1)[0]
+	a := signUp(t, n, "Ann")
+	// No credentials.
+	if _, res, err := websocket.DefaultDialer.Dial(wsURL(n.GatewayURL()), nil); err == nil || res.StatusCode != 401 {
+		t.Fatalf("anonymous websocket: %v %v", err, res)
+	}
+	// A browser: ticket, then the socket, from the gateway's own origin.
+	ticket := a.c.Must(201, "POST", "/api/ws/ticket", nil).String("ticket")
+	origin := http.Header{"Origin": {n.GatewayURL()}}
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL(n.GatewayURL())+"?ticket="+ticket, origin)
+	if err != nil {
+		t.Fatalf("websocket with a ticket: %v", err)
+	}
+	conn.Close()
+	// Tickets work once.
+	if _, res, err := websocket.DefaultDialer.Dial(wsURL(n.GatewayURL())+"?ticket="+ticket, origin); err == nil || res.StatusCode != 401 {
+		t.Fatalf("reused ticket: %v %v", err, res)
+	}
+	// A page from another origin cannot open the socket, even with a ticket.
+	ticket = a.c.Must(201, "POST", "/api/ws/ticket", nil).String("ticket")
+	if _, res, err := websocket.DefaultDialer.Dial(wsURL(n.GatewayURL())+"?ticket="+ticket, http.Header{"Origin": {"https://evil.example"}}); err == nil || res.StatusCode != 403 {
+		t.Fatalf("foreign origin: %v %v", err, res)
+	}
+	// Logging out ends the session; a new ticket cannot be had with the old token.
+	a.c.Must(204, "POST", "/api/auth/logout", nil)
+	expectCode(t, a.c.Do("POST", "/api/ws/ticket", nil), 401, "invalid_token")
+}
+
+func TestWebSocketTypingAndErrors(t *testing.T) {
+	nodes := nodetest.Start(t, 2)
+	a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
+	partyID, topic := partyOf(t, a, b)
+	wa, wb := dialWS(t, a), dialWS(t, b)
+	// Typing is acknowledged and reaches the other node's clients.
+	nodetest.Eventually(t, converge, "Bob's client to see Ann typing", func() bool {
+		wa.conn.WriteJSON(map[string]string{"type": "typing", "id": "t", "partyId": partyID, "topicId": topic})
+		<-wa.acks
+		time.Sleep(50 * time.Millisecond) // pace the retries of this poll
+		return wb.hasEvent("typing")
+	})
+	// Errors come back with the request id and a code.
+	wa.conn.WriteJSON(map[string]string{"type": "message.send", "id": "bad", "partyId": partyID, "topicId": topic, "body": "  "})
+	if e := <-wa.acks; e["type"] != "error" || e["id"] != "bad" || e["error"].(map[string]any)["code"] != "message_empty" {
+		t.Fatalf("error frame = %v", e)
+	}
+	wa.conn.WriteJSON(map[string]string{"type": "nonsense", "id": "x"})
+	if e := <-wa.acks; e["type"] != "error" || e["error"].(map[string]any)["code"] != "bad_request" {
+		t.Fatalf("unknown frame = %v", e)
+	}
+}
+
+// A client that stops reading is disconnected with a reason once its
+// queue overflows; the node and other clients are not slowed.
+func TestSlowWebSocketClientIsDropped(t *testing.T) {
+	n := nodetest.Start(t, 1)[0]
+	a := signUp(t, n, "Ann")
+	partyID := createParty(t, a, "Flood")
+	topic := state(n, partyID).SortedTopics()[0].ID
+	slow, _, err := websocket.DefaultDialer.Dial(wsURL(n.GatewayURL()), http.Header{"Authorization": {"Bearer " + a.c.Token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fast := dialWS(t, a)
+	// Messages of 4,000 characters while the slow client reads nothing,
+	// until the node drops it (bounded: 20,000 would be 80 MB, far more
+	// than loopback socket buffers hold).
+	big := strings.Repeat("x", 4000)
+	act := a.actor(t)
+	posted := 0
+	for n.Gateway().WSClients() == 2 {
+		if posted == 20000 {
+			t.Fatal("the slow client was never dropped")
+		}
+		if _, err := n.Parties().Post(t.Context(), act, partyID, topic, big, ""); err != nil {
+			t.Fatal(err)
+		}
+		posted++
+	}
+	// It is told why, as soon as it reads again.
+	if !overflowed(slow) {
+		t.Fatal("the slow client was not told it overflowed")
+	}
+	nodetest.Eventually(t, converge, "the fast client to get every message", func() bool { return len(fast.created()) == posted })
+}
+
+// overflowed reads what the slow client was sent and reports whether the
+// connection ended with the overflow close code.
+func overflowed(c *websocket.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		_, _, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code == 4008 && strings.Contains(ce.Text, "overflow")
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
