@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +30,10 @@ const (
 	MaxResponseFrame = 8 << 20
 )
 
+const topicPrefix = "/chatterbox/1/party/"
+
 // TopicName is the pubsub topic of a party.
-func TopicName(party string) string { return "/chatterbox/1/party/" + party }
+func TopicName(party string) string { return topicPrefix + party }
 
 // Verdict is a judgement of a gossiped message.
 type Verdict int
@@ -57,6 +60,9 @@ type Domain interface {
 	PeerDisconnected(peer string)
 	// WantedPeers are the peers to stay connected to, with known addresses.
 	WantedPeers() map[string][]string
+	// AllowPeer reports whether peer may be in party's mesh (it is the home
+	// node of a member).
+	AllowPeer(party, peer string) bool
 }
 
 // NetworkConfig tunes a Network; the zero value is usable.
@@ -114,7 +120,17 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ps, err := pubsub.NewGossipSub(ctx, h)
+	ps, err := pubsub.NewGossipSub(ctx, h,
+		// Only member nodes of a party enter its mesh, get its gossip or
+		// may GRAFT. Flood publishing and the floodsub protocol would send
+		// to every subscriber, members or not, so both are off.
+		pubsub.WithPeerFilter(func(p peer.ID, topic string) bool {
+			party, ok := strings.CutPrefix(topic, topicPrefix)
+			return ok && d.AllowPeer(party, p.String())
+		}),
+		pubsub.WithFloodPublish(false),
+		pubsub.WithGossipSubProtocols([]protocol.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11}, pubsub.GossipSubDefaultFeatures),
+	)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("start gossipsub: %w", err)

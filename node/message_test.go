@@ -11,7 +11,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/chatterbox/chatterbox/gossip"
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
 	"github.com/chatterbox/chatterbox/party"
@@ -435,5 +439,57 @@ func TestOfflineNodeCatchesUp(t *testing.T) {
 			t.Fatalf("duplicate %s", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestNonMemberNodeGetsNoMessages: a node outside the party that joins the
+// party's pubsub topic (any peer can try) is kept out of the mesh and
+// receives none of its messages.
+func TestNonMemberNodeGetsNoMessages(t *testing.T) {
+	nodes := nodetest.Start(t, 2)
+	a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
+	partyID, topic := partyOf(t, a, b)
+	outsider, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outsider.Close()
+	ps, err := pubsub.NewGossipSub(t.Context(), outsider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := ps.Join(gossip.TopicName(partyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := tp.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Cancel()
+	for _, n := range nodes {
+		if err := outsider.Connect(t.Context(), peer.AddrInfo{ID: n.Host().ID(), Addrs: n.Host().Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait until subscriptions have been exchanged both ways.
+	nodetest.Eventually(t, converge, "the outsider to see the members' subscriptions", func() bool {
+		return len(tp.ListPeers()) == 2
+	})
+	wb := dialWS(t, b)
+	// Post over several GossipSub heartbeats (1 s each), when meshes are
+	// (re)built and gossip is emitted: a subscriber let in would be grafted
+	// and sent messages by then.
+	const count = 30
+	for i := range count {
+		a.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": fmt.Sprintf("members only %d", i)})
+		nodetest.Eventually(t, converge, "Bob to receive the message", func() bool { return len(wb.created()) == i+1 })
+		time.Sleep(100 * time.Millisecond) // spread the posts over heartbeats
+	}
+	// Everything Bob got has had time to reach the outsider, had it been sent.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if m, err := sub.Next(ctx); err == nil {
+		t.Fatalf("a non-member node received a party message from %s", m.ReceivedFrom)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,26 +81,36 @@ func TestSlowWebSocketClientIsDropped(t *testing.T) {
 	}
 	defer slow.Close()
 	fast := dialWS(t, a)
-	// Messages of 4,000 characters while the slow client reads nothing,
-	// until the node drops it (bounded: 20,000 would be 80 MB, far more
-	// than loopback socket buffers hold).
-	big := strings.Repeat("x", 4000)
+	// Messages of 4,000 two-byte characters from 8 writers while the slow
+	// client reads nothing, until the node drops it (bounded: 20,000 would
+	// be 160 MB, far more than loopback socket buffers hold). The writers
+	// are fast so that the queue overflows well before a write times out.
+	big := strings.Repeat("é", 4000)
 	act := a.actor(t)
-	posted := 0
-	for n.Gateway().WSClients() == 2 {
-		if posted == 20000 {
-			t.Fatal("the slow client was never dropped")
-		}
-		if _, err := n.Parties().Post(t.Context(), act, partyID, topic, big, ""); err != nil {
-			t.Fatal(err)
-		}
-		posted++
+	var posted atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n.Gateway().WSClients() == 2 && posted.Load() < 20000 {
+				if _, err := n.Parties().Post(t.Context(), act, partyID, topic, big, ""); err != nil {
+					t.Error(err)
+					return
+				}
+				posted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n.Gateway().WSClients() != 1 {
+		t.Fatal("the slow client was never dropped")
 	}
 	// It is told why, as soon as it reads again.
 	if !overflowed(slow) {
 		t.Fatal("the slow client was not told it overflowed")
 	}
-	nodetest.Eventually(t, converge, "the fast client to get every message", func() bool { return len(fast.created()) == posted })
+	nodetest.Eventually(t, converge, "the fast client to get every message", func() bool { return int64(len(fast.created())) == posted.Load() })
 }
 
 // overflowed reads what the slow client was sent and reports whether the

@@ -351,3 +351,10 @@ func (s *Service) retryPending() bool {
 	}
 	return waiting
 }
+
+// AllowPeer reports whether peer is the home node of a member of party,
+// and so may join the party's GossipSub mesh.
+func (s *Service) AllowPeer(party, peer string) bool {
+	st, err := s.State(party)
+	return err == nil && st.MemberByPeer(peer)
+}
