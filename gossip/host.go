@@ -7,6 +7,8 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -50,9 +52,9 @@ type HostConfig struct {
 	ListenAddrs []string
 }
 
-// NewHost builds and starts the node's libp2p host with go-libp2p's
-// defaults (TCP, QUIC, Noise/TLS security, Yamux, resource manager) on the
-// configured listen addresses.
+// NewHost builds and starts the node's libp2p host on the configured
+// listen addresses: TCP and QUIC transports, otherwise go-libp2p's defaults
+// (Noise/TLS security, Yamux, resource manager).
 func NewHost(cfg HostConfig) (host.Host, error) {
 	if cfg.Key == nil {
 		return nil, fmt.Errorf("gossip: HostConfig.Key is required")
@@ -68,6 +70,11 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	h, err := libp2p.New(
 		libp2p.Identity(cfg.Key),
 		libp2p.ListenAddrs(addrs...),
+		// TCP and QUIC only: the default set also starts WebTransport and
+		// WebRTC, which a node talking to other nodes does not use and
+		// which cost memory and start-up time.
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)

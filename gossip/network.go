@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -129,6 +131,16 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 			return ok && d.AllowPeer(party, p.String())
 		}),
 		pubsub.WithFloodPublish(false),
+		// Everything on a party topic is signed by its author (or the
+		// owner); a second signature by the relaying node's key would only
+		// cost a verification per hop. Messages are identified by the hash
+		// of their bytes, which also dedupes the same message from two
+		// routes.
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string {
+			sum := sha256.Sum256(m.Data)
+			return string(sum[:])
+		}),
 		pubsub.WithGossipSubProtocols([]protocol.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11}, pubsub.GossipSubDefaultFeatures),
 	)
 	if err != nil {

@@ -65,7 +65,9 @@ type Service struct {
 	// a burst of sign-ins must not exhaust memory.
 	hashSem chan struct{}
 	// dummyHash is verified against when the email is unknown, so unknown
-	// and known emails take the same time.
+	// and known emails take the same time. Made on first use: an argon2
+	// hash needs 46 MiB, which start-up should not pay.
+	dummyOnce sync.Once
 	dummyHash string
 
 	accountFails *limiterSet
@@ -144,10 +146,6 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.jwtKey = key
-	s.dummyHash, err = HashPassword(randomToken(16), cfg.Argon2)
-	if err != nil {
-		return nil, err
-	}
 	if s.oauth, err = newOAuthState(cfg.OAuth, cfg.PublicURL); err != nil {
 		return nil, err
 	}
@@ -298,6 +296,7 @@ func (s *Service) Login(email, password, client string) (Tokens, Account, error)
 	}
 	acct, err := s.accountByEmail(key)
 	if errors.Is(err, ErrNotFound) || (err == nil && acct.PasswordHash == "") {
+		s.dummyOnce.Do(func() { s.dummyHash, _ = s.hash(randomToken(16)) })
 		s.verify(password, s.dummyHash)
 		return fail()
 	}

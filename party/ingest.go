@@ -31,7 +31,7 @@ func (s *Service) ingest(party string, ops []SignedOp, genesisFor string) (inges
 	var res ingestResult
 	err := update(s.db, func(txn *badger.Txn) error {
 		res = ingestResult{}
-		st, err := loadState(txn, party)
+		st, err := s.loadState(txn, party)
 		if errors.Is(err, ErrNotFound) && genesisFor != "" && len(ops) > 0 {
 			st, err = Genesis(ops[0])
 			if err != nil {
@@ -64,6 +64,7 @@ func (s *Service) ingest(party string, ops []SignedOp, genesisFor string) (inges
 				if owner, err := memberKey(st.Owner); err != nil || !sop.Verify(owner) || op.Party != party {
 					return fmt.Errorf("%w: conflicting op %d with a bad signature", ErrInvalidOp, op.Seq)
 				}
+				st = st.clone() // loaded states are shared; this one changes
 				if err := s.recordForkLocked(txn, st, ForkEvidence{Seq: op.Seq, Ours: ours, Theirs: sop}); err != nil {
 					return err
 				}

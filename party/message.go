@@ -100,14 +100,28 @@ func CheckBody(body string) (string, error) {
 
 // checkShape validates what a message says about itself: its signature and
 // fields. Membership and targets are judged against state elsewhere.
-func checkShape(sm SignedMessage) (Message, error) {
+func checkShape(sm SignedMessage) (Message, error) { return checkShapeCached(sm, nil) }
+
+// checkShapeCached is checkShape that skips verifying a signature the cache
+// saw verified (a gossiped message is judged by the validator and again on
+// delivery) and remembers the ones it verifies.
+func checkShapeCached(sm SignedMessage, cache *sigCache) (Message, error) {
 	msg, err := sm.Decode()
 	if err != nil {
 		return msg, err
 	}
-	key, err := memberKey(msg.Author)
-	if err != nil || !ed25519.Verify(key, append([]byte(msgDomain), sm.Payload...), sm.Sig) {
-		return msg, fmt.Errorf("%w: bad signature", ErrMessageInvalid)
+	id := ""
+	if cache != nil {
+		id = sm.ID() + string(sm.Sig)
+	}
+	if cache == nil || !cache.has(id) {
+		key, err := memberKey(msg.Author)
+		if err != nil || !ed25519.Verify(key, append([]byte(msgDomain), sm.Payload...), sm.Sig) {
+			return msg, fmt.Errorf("%w: bad signature", ErrMessageInvalid)
+		}
+		if cache != nil {
+			cache.add(id)
+		}
 	}
 	if msg.Party == "" || msg.Topic == "" || msg.Node == "" || msg.Seq == 0 || msg.HLC == 0 {
 		return msg, fmt.Errorf("%w: missing fields", ErrMessageInvalid)
@@ -169,3 +183,35 @@ func (c *hlcClock) Observe(t uint64) {
 
 // hlcTime turns an HLC value into wall-clock time.
 func hlcTime(t uint64) time.Time { return time.UnixMilli(int64(t >> 16)).UTC() }
+
+// sigCache remembers recently verified (payload, signature) pairs, bounded
+// in size (oldest forgotten first).
+type sigCache struct {
+	mu   sync.Mutex
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newSigCache(n int) *sigCache {
+	return &sigCache{set: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (c *sigCache) has(k string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.set[k]
+	return ok
+}
+
+func (c *sigCache) add(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.set[k]; ok {
+		return
+	}
+	delete(c.set, c.ring[c.next])
+	c.ring[c.next] = k
+	c.set[k] = struct{}{}
+	c.next = (c.next + 1) % len(c.ring)
+}

@@ -113,8 +113,13 @@ type msgJudgement struct {
 }
 
 // judgeMessage decides whether sm may be stored on top of st.
-func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage) msgJudgement {
-	msg, err := checkShape(sm)
+func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache) msgJudgement {
+	// A duplicate costs a hash and a lookup, not a signature check: sync
+	// and gossip often bring the same message twice.
+	if _, err := txn.Get([]byte(pMsg + st.ID + "/" + sm.ID())); err == nil {
+		return msgJudgement{verdict: Ignore}
+	}
+	msg, err := checkShapeCached(sm, sigs)
 	if err != nil {
 		return msgJudgement{verdict: Reject, err: err}
 	}
@@ -125,10 +130,6 @@ func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage) msgJudgement {
 	}
 	if msg.Party != st.ID {
 		return reject("for another party")
-	}
-	if _, err := txn.Get([]byte(pMsg + st.ID + "/" + sm.ID())); err == nil {
-		j.verdict = Ignore // a duplicate (or a replay after GossipSub forgot it)
-		return j
 	}
 	newer := int64(msg.HLC>>16) > st.HeadTime
 	author := st.Members[msg.Author]
@@ -256,15 +257,16 @@ func (s *Service) ingestMessages(party, from string, sms []SignedMessage) (int, 
 		needOps, needMs bool
 		equivs          []func()
 		stored          int
+		gaps            []Message
 	)
 	err := update(s.db, func(txn *badger.Txn) error {
-		events, needOps, needMs, equivs, stored = nil, false, false, nil, 0
-		st, err := loadState(txn, party)
+		events, needOps, needMs, equivs, stored, gaps = nil, false, false, nil, 0, nil
+		st, err := s.loadState(txn, party)
 		if err != nil {
 			return err
 		}
 		for _, sm := range sms {
-			j := judgeMessage(txn, st, sm)
+			j := judgeMessage(txn, st, sm, s.sigs)
 			needOps = needOps || j.needOps
 			needMs = needMs || j.needMsgs
 			if j.equiv != nil {
@@ -280,7 +282,7 @@ func (s *Service) ingestMessages(party, from string, sms []SignedMessage) (int, 
 			}
 			if j.msg.Seq > 1 {
 				if _, err := txn.Get(feedKey(party, j.msg.Author, j.msg.Node, j.msg.Seq-1)); err != nil {
-					needMs = true // a gap in the feed
+					gaps = append(gaps, j.msg) // a gap in the feed
 				}
 			}
 			events = append(events, ev)
@@ -299,6 +301,9 @@ func (s *Service) ingestMessages(party, from string, sms []SignedMessage) (int, 
 	}
 	if from != "" && (needOps || needMs) {
 		s.scheduleSync(party, from)
+	}
+	if from != "" && len(gaps) > 0 {
+		s.syncIfGapPersists(party, from, gaps[len(gaps)-1])
 	}
 	return stored, nil
 }
@@ -349,7 +354,7 @@ func (s *Service) publishMessage(ctx context.Context, a Actor, party string, msg
 	)
 	err := update(s.db, func(txn *badger.Txn) error {
 		replay = false
-		st, err := loadState(txn, party)
+		st, err := s.loadState(txn, party)
 		if err != nil {
 			return err
 		}
@@ -386,7 +391,9 @@ func (s *Service) publishMessage(ctx context.Context, a Actor, party string, msg
 		if sm, err = signMessage(msg, a.Key); err != nil {
 			return err
 		}
-		j := judgeMessage(txn, st, sm)
+		s.sigs.add(sm.ID() + string(sm.Sig)) // signed here: no need to verify
+
+		j := judgeMessage(txn, st, sm, s.sigs)
 		if j.verdict != Accept {
 			return fmt.Errorf("party: own message refused: %v", j.err)
 		}
@@ -438,7 +445,7 @@ func (s *Service) Messages(a Actor, party, topic, cursor string, limit int) ([]M
 	out := []MessageView{}
 	next, lastSuffix := "", ""
 	err := s.db.View(func(txn *badger.Txn) error {
-		st, err := loadState(txn, party)
+		st, err := s.loadState(txn, party)
 		if err != nil {
 			return err
 		}
@@ -474,7 +481,7 @@ func (s *Service) Messages(a Actor, party, topic, cursor string, limit int) ([]M
 func (s *Service) MessageByID(party, id string) (MessageView, error) {
 	var v MessageView
 	err := s.db.View(func(txn *badger.Txn) error {
-		st, err := loadState(txn, party)
+		st, err := s.loadState(txn, party)
 		if err != nil {
 			return err
 		}
@@ -622,3 +629,26 @@ func (s *Service) SignedMessage(party, id string) (SignedMessage, error) {
 // FeedHeads is this node's version vector of a party: for each feed
 // (author/node), the highest seq up to which it holds every message.
 func (s *Service) FeedHeads(party string) (map[string]uint64, error) { return s.feedHeads(party) }
+
+// gapGrace is how long a feed gap may last before a sync is asked for:
+// under load, gossip delivers out of order and the missing message is
+// usually in flight.
+const gapGrace = time.Second
+
+// syncIfGapPersists syncs with peer if, after gapGrace, the feed of m still
+// lacks messages before it.
+func (s *Service) syncIfGapPersists(party, peer string, m Message) {
+	time.AfterFunc(gapGrace, func() {
+		if s.ctx.Err() != nil {
+			return
+		}
+		var head uint64
+		s.db.View(func(txn *badger.Txn) error {
+			head, _ = feedHead(txn, party, feedID(m.Author, m.Node))
+			return nil
+		})
+		if head+1 < m.Seq {
+			s.scheduleSync(party, peer)
+		}
+	})
+}

@@ -147,7 +147,7 @@ func (s *Service) WantedPeers() map[string][]string {
 				return nil
 			}
 			seen[m.Party] = true
-			if st, err := loadState(txn, m.Party); err == nil {
+			if st, err := s.loadState(txn, m.Party); err == nil {
 				for _, mem := range st.Members {
 					add(mem.Peer, mem.Addrs)
 				}
@@ -237,7 +237,7 @@ func (s *Service) syncWith(party, peer string) {
 func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verdict {
 	var j msgJudgement
 	s.db.View(func(txn *badger.Txn) error {
-		j = judgeMessage(txn, st, sm)
+		j = judgeMessage(txn, st, sm, s.sigs)
 		return nil
 	})
 	if j.needOps || j.needMsgs {

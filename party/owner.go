@@ -53,7 +53,7 @@ func (s *Service) appendLocked(party string, actor *Actor, kind string, build fu
 		res ingestResult
 	)
 	err := update(s.db, func(txn *badger.Txn) error {
-		st, err := loadState(txn, party)
+		st, err := s.loadState(txn, party)
 		if err != nil {
 			return err
 		}

@@ -85,6 +85,10 @@ type Service struct {
 	net  Network   // set by Start, constant after
 	sink EventSink // set before Start, constant after
 	hlc  *hlcClock
+	sigs *sigCache // message signatures verified recently
+	// states caches decoded party states of this node's database by
+	// Badger version (party id → cachedState); see loadState.
+	states sync.Map
 
 	locks sync.Map // party or "acct:"+id → *sync.Mutex
 
@@ -124,7 +128,7 @@ func New(cfg Config) (*Service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		cfg: cfg, db: cfg.DB, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now,
-		syncQ: make(chan syncTask, 256), retryQ: make(chan struct{}, 1), hlc: &hlcClock{now: cfg.Now},
+		syncQ: make(chan syncTask, 256), retryQ: make(chan struct{}, 1), hlc: &hlcClock{now: cfg.Now}, sigs: newSigCache(8192),
 		ctx: ctx, cancel: cancel,
 	}, nil
 }
@@ -200,7 +204,7 @@ func (s *Service) State(party string) (*State, error) {
 	var st *State
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		st, err = loadState(txn, party)
+		st, err = s.loadState(txn, party)
 		return err
 	})
 	return st, err

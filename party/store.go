@@ -92,15 +92,33 @@ func setJSON(txn *badger.Txn, key []byte, v any) error {
 	return txn.Set(key, raw)
 }
 
-func loadState(txn *badger.Txn, party string) (*State, error) {
-	var s State
-	if err := getJSON(txn, []byte(pState+party), &s); err != nil {
-		if errors.Is(err, errMissing) {
-			return nil, ErrNotFound
-		}
+// loadState returns the party's state as of txn. Decoded states are cached
+// by the Badger version of their record, so the hot paths (every message
+// judged, every event fanned out) do not decode JSON again. A returned
+// state is shared: callers must not modify it (State.Next and clone make
+// new ones).
+func (s *Service) loadState(txn *badger.Txn, party string) (*State, error) {
+	item, err := txn.Get([]byte(pState + party))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
 		return nil, err
 	}
-	return &s, nil
+	if c, ok := s.states.Load(party); ok && c.(cachedState).version == item.Version() {
+		return c.(cachedState).state, nil
+	}
+	var st State
+	if err := item.Value(func(raw []byte) error { return json.Unmarshal(raw, &st) }); err != nil {
+		return nil, err
+	}
+	s.states.Store(party, cachedState{version: item.Version(), state: &st})
+	return &st, nil
+}
+
+type cachedState struct {
+	version uint64
+	state   *State
 }
 
 func opAt(txn *badger.Txn, party string, seq uint64) (SignedOp, error) {

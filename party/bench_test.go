@@ -1,0 +1,160 @@
+package party
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// stubNet is a network with no peers: these benchmarks measure storage.
+type stubNet struct{}
+
+func (stubNet) SelfPeer() string    { return "peer-self" }
+func (stubNet) SelfAddrs() []string { return nil }
+func (stubNet) Request(context.Context, string, []string, []byte) ([]byte, error) {
+	return nil, errors.New("no network")
+}
+func (stubNet) Publish(context.Context, string, []byte) error { return nil }
+func (stubNet) JoinTopic(string) error                        { return nil }
+func (stubNet) LeaveTopic(string) error                       { return nil }
+func (stubNet) Connected(string) bool                         { return false }
+func (stubNet) PeersChanged()                                 {}
+
+type oneKey struct{ key ed25519.PrivateKey }
+
+func (k oneKey) MemberKey(string) (ed25519.PrivateKey, bool) { return k.key, true }
+
+// benchService is a party service on a real Badger (synced writes, as in a
+// node) with one party owned by the returned actor.
+func benchService(b *testing.B, dir string) (*Service, Actor, string, string) {
+	b.Helper()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(nil).
+		WithMemTableSize(16 << 20).WithNumMemtables(2).WithBlockCacheSize(32 << 20).WithValueLogFileSize(64 << 20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	a := Actor{AccountID: "acct", Name: "Bench", Key: newKey(b)}
+	s, err := New(Config{DB: db, Keys: oneKey{a.Key}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.net = stubNet{}
+	v, err := s.Create(context.Background(), a, "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, a, v.ID, v.Topics[0].ID
+}
+
+// BenchmarkDurableWrites posts messages that are synced to disk before
+// Post returns: one writer (one fsync per message) against 64 concurrent
+// writers, whose commits Badger groups into shared fsyncs.
+func BenchmarkDurableWrites(b *testing.B) {
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, a, p, topic := benchService(b, b.TempDir())
+			// Distinct authors: one feed lock each, as many users would be.
+			actors := make([]Actor, writers)
+			for i := range actors {
+				actors[i] = a
+				if i > 0 {
+					actors[i] = joinBenchMember(b, s, a, p, i)
+				}
+			}
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < b.N; i += writers {
+						if _, err := s.Post(context.Background(), actors[w], p, topic, "durable", ""); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+// joinBenchMember admits a new local member (seat i) through the owner's
+// sequencing, with a raised member limit so 64 writers fit.
+func joinBenchMember(b *testing.B, s *Service, owner Actor, p string, i int) Actor {
+	b.Helper()
+	a := Actor{AccountID: fmt.Sprintf("acct%d", i), Name: "w", Key: newKey(b)}
+	err := update(s.db, func(txn *badger.Txn) error {
+		st, err := s.loadState(txn, p)
+		if err != nil {
+			return err
+		}
+		st.Members[a.MemberID()] = &Member{ID: a.MemberID(), Name: "w", Peer: "peer-self", Seat: i}
+		if err := setJSON(txn, []byte(pState+p), st); err != nil {
+			return err
+		}
+		return setJSON(txn, mineKey(a.AccountID, p), Membership{Party: p, Account: a.AccountID, Member: a.MemberID(), Status: StatusMember})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a
+}
+
+// BenchmarkHistoryPage reads pages of 50 from a topic holding 1,000,000
+// messages: the newest page, and a page 900,000 messages deep.
+func BenchmarkHistoryPage(b *testing.B) {
+	const total = 1_000_000
+	s, a, p, topic := benchService(b, b.TempDir())
+	base := uint64(time.Now().Add(-24*time.Hour).UnixMilli()) << 16
+	wb := s.db.NewWriteBatch()
+	var deepCursor string
+	for i := range total {
+		hlc := base + uint64(i)
+		id := fmt.Sprintf("%064x", i)
+		msg := Message{Party: p, Topic: topic, Author: a.MemberID(), Node: "peer-self", Seq: uint64(i + 1), HLC: hlc, Kind: MsgPost, Body: fmt.Sprintf("message %d", i)}
+		raw, _ := json.Marshal(storedMessage{Signed: SignedMessage{Payload: []byte("x")}, Msg: msg, Body: msg.Body})
+		if err := wb.Set([]byte(pMsg+p+"/"+id), raw); err != nil {
+			b.Fatal(err)
+		}
+		if err := wb.Set(tidxKey(p, topic, hlc, id), nil); err != nil {
+			b.Fatal(err)
+		}
+		if i == total-900_000 {
+			deepCursor = base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%016x/%s", hlc, id))
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, cursor string }{{"newest", ""}, {"deep", deepCursor}} {
+		b.Run(c.name, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for range b.N {
+				t0 := time.Now()
+				msgs, _, err := s.Messages(a, p, topic, c.cursor, 50)
+				lat = append(lat, time.Since(t0))
+				if err != nil || len(msgs) != 50 {
+					b.Fatalf("page: %d messages, %v", len(msgs), err)
+				}
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
