@@ -51,6 +51,7 @@ func benchService(b *testing.B, dir string) (*Service, Actor, string, string) {
 		b.Fatal(err)
 	}
 	s.net = stubNet{}
+	b.Cleanup(func() { s.Close() })
 	v, err := s.Create(context.Background(), a, "Bench")
 	if err != nil {
 		b.Fatal(err)

@@ -92,17 +92,18 @@ type Service struct {
 
 	locks sync.Map // party or "acct:"+id → *sync.Mutex
 
-	syncQ  chan syncTask
-	retryQ chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	commitQ chan *postReq // own posts waiting for the group commit
+	syncQ   chan syncTask
+	retryQ  chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 type syncTask struct{ party, peer string }
 
-// New returns a Service. It starts nothing.
+// New returns a Service. Only the group-commit goroutine runs until Start.
 func New(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Keys == nil {
 		return nil, errors.New("party: Config.DB and Config.Keys are required")
@@ -126,11 +127,17 @@ func New(cfg Config) (*Service, error) {
 		cfg.RequestTimeout = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{
+	s := &Service{
 		cfg: cfg, db: cfg.DB, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now,
 		syncQ: make(chan syncTask, 256), retryQ: make(chan struct{}, 1), hlc: &hlcClock{now: cfg.Now}, sigs: newSigCache(8192),
-		ctx: ctx, cancel: cancel,
-	}, nil
+		commitQ: make(chan *postReq, commitBatch),
+		ctx:     ctx, cancel: cancel,
+	}
+	// The committer runs from construction to Close: posting works before
+	// Start (tests and tools drive a Service without a network loop).
+	s.wg.Add(1)
+	go s.commitLoop()
+	return s, nil
 }
 
 // Start joins the topics of every local party and starts the sync and
