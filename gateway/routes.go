@@ -25,7 +25,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /api/auth/logout", s.requireAuth(s.handleLogout))
 	mux.Handle("GET /api/me", s.requireAuth(s.handleMe))
 	s.accountRoutes(mux)
-	s.landingRoutes(mux)
+	s.webRoutes(mux)
+	mux.HandleFunc("POST /api/invites/preview", s.handleInvitePreview)
 	if s.parties != nil {
 		s.partyRoutes(mux)
 	}

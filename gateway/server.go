@@ -67,10 +67,14 @@ type Server struct {
 	hub     *hub
 	ready   atomic.Bool
 
-	mu   sync.Mutex
-	srv  *http.Server // guarded by mu
-	ln   net.Listener // guarded by mu
-	done chan struct{}
+	mu  sync.Mutex
+	srv *http.Server // guarded by mu
+	// fresh holds connections that have not sent a request yet (browsers
+	// open them ahead of need). Shutdown would wait 5 s for each before
+	// treating it as idle; Close closes them at once.
+	fresh map[net.Conn]struct{} // guarded by mu
+	ln    net.Listener          // guarded by mu
+	done  chan struct{}
 }
 
 // New builds the gateway's routes. It does not listen.
@@ -127,6 +131,7 @@ func (s *Server) Start() error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnState:         s.trackConn,
 	}
 	s.done = make(chan struct{})
 	go func(srv *http.Server, done chan struct{}) {
@@ -160,10 +165,30 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.SetReady(false)
 	s.hub.Close() // Shutdown does not close hijacked (WebSocket) connections
-	err := srv.Shutdown(ctx)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(ctx) }()
+	s.mu.Lock()
+	for c := range s.fresh {
+		c.Close()
+	}
+	s.mu.Unlock()
+	err := <-shut
 	if err != nil {
 		srv.Close()
 	}
 	<-done
 	return err
+}
+
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == http.StateNew {
+		if s.fresh == nil {
+			s.fresh = map[net.Conn]struct{}{}
+		}
+		s.fresh[c] = struct{}{}
+	} else {
+		delete(s.fresh, c)
+	}
 }

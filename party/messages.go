@@ -84,12 +84,17 @@ type MessageView struct {
 	EditedAt  *time.Time `json:"editedAt"`
 	Deleted   bool       `json:"deleted"`
 	ClientID  string     `json:"clientId,omitempty"`
+	// Order sorts messages as history does (hybrid logical clock, then
+	// id); compare it as a string. CreatedAt alone ties within a
+	// millisecond.
+	Order string `json:"order"`
 }
 
 func (s *Service) messageView(st *State, sm storedMessage) MessageView {
 	v := MessageView{ID: sm.Signed.ID(), PartyID: sm.Msg.Party, TopicID: sm.Msg.Topic, Body: sm.Body,
 		Author:    AuthorView{MemberID: sm.Msg.Author, DisplayName: "former member"},
 		CreatedAt: hlcTime(sm.Msg.HLC), Deleted: sm.Deleted, ClientID: sm.Msg.ClientID}
+	v.Order = fmt.Sprintf("%016x/%s", sm.Msg.HLC, v.ID)
 	if st != nil {
 		if m := st.Members[sm.Msg.Author]; m != nil {
 			v.Author.DisplayName = m.Name

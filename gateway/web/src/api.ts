@@ -1,0 +1,258 @@
+// The node's REST API, as the app uses it. Access tokens live in memory;
+// the refresh token is kept in localStorage so a reload stays signed in.
+// Refresh tokens rotate and reuse of an old one ends the session, so
+// tabs take a Web Lock around refreshing and reread the stored token.
+import { sentenceFor } from "./errors";
+
+export interface Account {
+  id: string;
+  memberId: string;
+  fingerprint: string;
+  email: string;
+  displayName: string;
+  emailVerified: boolean;
+  createdAt: string;
+}
+
+export interface Tokens {
+  accessToken: string;
+  accessExpiresAt: string;
+  refreshToken: string;
+  refreshExpiresAt: string;
+  account?: Account;
+}
+
+export interface Member {
+  memberId: string;
+  displayName: string;
+  role: "owner" | "member";
+  seat: number;
+  online: boolean;
+}
+
+export interface Topic {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface Party {
+  id: string;
+  name: string;
+  status: "active" | "pending" | "frozen";
+  role?: "owner" | "member";
+  owner?: string;
+  members: Member[];
+  topics: Topic[];
+  limits: { members: number; topics: number };
+  attempts?: number;
+  lastError?: string;
+}
+
+export interface Message {
+  id: string;
+  partyId: string;
+  topicId: string;
+  body: string;
+  author: { memberId: string; displayName: string };
+  createdAt: string;
+  editedAt: string | null;
+  deleted: boolean;
+  clientId?: string;
+  /** Sort key: history order as the node keeps it. */
+  order: string;
+}
+
+export interface Invite {
+  id: string;
+  token: string;
+  link: string;
+  expiresAt: string;
+  maxUses?: number;
+  uses: number;
+  revoked: boolean;
+}
+
+export interface InvitePreview {
+  partyId: string;
+  partyName: string;
+  expiresAt: string;
+  maxUses?: number;
+}
+
+/** An API failure, with the stable code and a sentence for people. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const REFRESH_KEY = "chatterbox.refreshToken";
+
+let access: { token: string; expires: number } | null = null;
+let onSignedOut: () => void = () => {};
+
+/** Sets what happens when the session ends under the app's feet. */
+export function setSignedOutHandler(fn: () => void) {
+  onSignedOut = fn;
+}
+
+export function hasStoredSession(): boolean {
+  return localStorage.getItem(REFRESH_KEY) !== null;
+}
+
+export function storeTokens(t: Tokens) {
+  access = { token: t.accessToken, expires: Date.parse(t.accessExpiresAt) };
+  localStorage.setItem(REFRESH_KEY, t.refreshToken);
+}
+
+export function clearTokens() {
+  access = null;
+  localStorage.removeItem(REFRESH_KEY);
+}
+
+async function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
+  if (navigator.locks) return navigator.locks.request("chatterbox-refresh", fn);
+  return fn();
+}
+
+let refreshing: Promise<string | null> | null = null;
+
+/** Returns a fresh access token, refreshing if needed; null when signed out. */
+export async function accessToken(): Promise<string | null> {
+  if (access && access.expires - Date.now() > 30_000) return access.token;
+  if (!refreshing) {
+    refreshing = withRefreshLock(async () => {
+      const stored = localStorage.getItem(REFRESH_KEY);
+      if (!stored) return null;
+      const res = await raw("POST", "/api/auth/refresh", { refreshToken: stored });
+      if (res.ok) {
+        storeTokens((await res.json()) as Tokens);
+        return access!.token;
+      }
+      // Another tab may have rotated the token while we waited.
+      const now = localStorage.getItem(REFRESH_KEY);
+      if (now && now !== stored) {
+        const again = await raw("POST", "/api/auth/refresh", { refreshToken: now });
+        if (again.ok) {
+          storeTokens((await again.json()) as Tokens);
+          return access!.token;
+        }
+      }
+      if (res.status === 401 || res.status === 400) {
+        clearTokens();
+        onSignedOut();
+        return null;
+      }
+      throw await toError(res);
+    }).finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+async function raw(method: string, path: string, body?: unknown, token?: string): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers["Authorization"] = "Bearer " + token;
+  try {
+    return await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, "network", sentenceFor("network"));
+  }
+}
+
+async function toError(res: Response): Promise<ApiError> {
+  let code = "http_" + res.status;
+  let message = "";
+  try {
+    const data = await res.json();
+    if (data && data.error) {
+      code = data.error.code || code;
+      message = data.error.message || "";
+    }
+  } catch {
+    /* not JSON: keep the status */
+  }
+  if (res.status === 429) {
+    const wait = Number(res.headers.get("Retry-After"));
+    if (wait > 0 && !message) message = `Too many attempts. Try again in ${wait} seconds.`;
+  }
+  return new ApiError(res.status, code, message || sentenceFor(code));
+}
+
+/** Calls the API; auth adds the access token. Answers the JSON, or
+ * undefined for 204. Throws ApiError with a human sentence. */
+export async function api<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  let token: string | undefined;
+  if (auth) {
+    const t = await accessToken();
+    if (!t) throw new ApiError(401, "unauthorized", sentenceFor("unauthorized"));
+    token = t;
+  }
+  let res = await raw(method, path, body, token);
+  if (res.status === 401 && auth) {
+    // The access token may have been revoked or expired early: refresh once.
+    access = null;
+    const t = await accessToken();
+    if (!t) throw new ApiError(401, "unauthorized", sentenceFor("unauthorized"));
+    res = await raw(method, path, body, t);
+  }
+  if (!res.ok) throw await toError(res);
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+export const routes = {
+  me: () => api<Account>("GET", "/api/me"),
+  providers: () => api<{ providers: string[] }>("GET", "/api/auth/providers", undefined, false),
+  login: (email: string, password: string) => api<Tokens>("POST", "/api/auth/login", { email, password }, false),
+  register: (email: string, password: string, displayName: string) =>
+    api<Account>("POST", "/api/auth/register", { email, password, displayName }, false),
+  logout: () => api<void>("POST", "/api/auth/logout"),
+  verifyEmail: (token: string) => api<Account>("POST", "/api/auth/verify-email", { token }, false),
+  resendVerification: () => api<{ status: string }>("POST", "/api/auth/resend-verification"),
+  forgotPassword: (email: string) => api<{ message: string }>("POST", "/api/auth/forgot-password", { email }, false),
+  resetPassword: (token: string, password: string) =>
+    api<{ message: string }>("POST", "/api/auth/reset-password", { token, password }, false),
+  oauthExchange: (code: string) => api<Tokens>("POST", "/api/auth/oauth/exchange", { code }, false),
+
+  parties: () => api<{ parties: Party[] }>("GET", "/api/parties"),
+  party: (id: string) => api<Party>("GET", `/api/parties/${id}`),
+  createParty: (name: string) => api<Party>("POST", "/api/parties", { name }),
+  renameParty: (id: string, name: string) => api<Party>("PATCH", `/api/parties/${id}`, { name }),
+  deleteParty: (id: string) => api<void>("DELETE", `/api/parties/${id}`),
+  leaveParty: (id: string) => api<void>("POST", `/api/parties/${id}/leave`),
+  kick: (id: string, memberId: string) => api<void>("DELETE", `/api/parties/${id}/members/${memberId}`),
+
+  createTopic: (id: string, name: string) => api<Topic>("POST", `/api/parties/${id}/topics`, { name }),
+  renameTopic: (id: string, topic: string, name: string) =>
+    api<Topic>("PATCH", `/api/parties/${id}/topics/${topic}`, { name }),
+  deleteTopic: (id: string, topic: string) => api<void>("DELETE", `/api/parties/${id}/topics/${topic}`),
+
+  invites: (id: string) => api<{ invites: Invite[] }>("GET", `/api/parties/${id}/invites`),
+  createInvite: (id: string, expiresIn: number, maxUses: number) =>
+    api<Invite>("POST", `/api/parties/${id}/invites`, { expiresIn, maxUses }),
+  revokeInvite: (id: string, invite: string) => api<void>("DELETE", `/api/parties/${id}/invites/${invite}`),
+  previewInvite: (token: string) => api<InvitePreview>("POST", "/api/invites/preview", { token }, false),
+  acceptInvite: (token: string) =>
+    api<Party | { status: "pending"; party: Party }>("POST", "/api/invites/accept", { token }),
+
+  messages: (id: string, topic: string, before?: string, limit = 50) =>
+    api<{ messages: Message[]; nextCursor: string }>(
+      "GET",
+      `/api/parties/${id}/topics/${topic}/messages?limit=${limit}` + (before ? `&before=${encodeURIComponent(before)}` : ""),
+    ),
+  post: (id: string, topic: string, body: string, clientId: string) =>
+    api<Message>("POST", `/api/parties/${id}/topics/${topic}/messages`, { body, clientId }),
+  edit: (id: string, topic: string, msg: string, body: string) =>
+    api<Message>("PATCH", `/api/parties/${id}/topics/${topic}/messages/${msg}`, { body }),
+  deleteMessage: (id: string, topic: string, msg: string) =>
+    api<void>("DELETE", `/api/parties/${id}/topics/${topic}/messages/${msg}`),
+  wsTicket: () => api<{ ticket: string }>("POST", "/api/ws/ticket"),
+};

@@ -1,0 +1,174 @@
+// Dialogs: naming a party or topic, confirming a destructive action, and
+// the invite dialog.
+import { useEffect, useState, type FormEvent } from "react";
+import {
+  ActionIcon, Badge, Button, CopyButton, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Tooltip,
+} from "@mantine/core";
+import { IconCheck, IconCopy, IconTrash } from "@tabler/icons-react";
+import { routes, type Invite } from "../api";
+import { useAction } from "../useAction";
+import { ErrorNote } from "../pages/AuthPages";
+
+export function NameDialog(props: {
+  opened: boolean;
+  title: string;
+  label: string;
+  initial?: string;
+  submitLabel: string;
+  onClose: () => void;
+  onSubmit: (name: string) => Promise<void>;
+}) {
+  const [name, setName] = useState(props.initial ?? "");
+  const { busy, error, setError, run } = useAction(async () => {
+    await props.onSubmit(name.trim());
+    props.onClose();
+  });
+  useEffect(() => {
+    if (props.opened) {
+      setName(props.initial ?? "");
+      setError(null);
+    }
+  }, [props.opened, props.initial, setError]);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run();
+  };
+  return (
+    <Modal opened={props.opened} onClose={props.onClose} title={props.title} centered>
+      <form onSubmit={submit}>
+        <Stack>
+          <ErrorNote error={error} />
+          <TextInput label={props.label} required maxLength={64} value={name} onChange={(e) => setName(e.currentTarget.value)} data-autofocus />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={props.onClose}>Cancel</Button>
+            <Button type="submit" loading={busy}>{props.submitLabel}</Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
+
+export function ConfirmDialog(props: {
+  opened: boolean;
+  title: string;
+  text: string;
+  confirmLabel: string;
+  onClose: () => void;
+  onConfirm: () => Promise<void>;
+}) {
+  const { busy, error, setError, run } = useAction(async () => {
+    await props.onConfirm();
+    props.onClose();
+  });
+  useEffect(() => {
+    if (props.opened) setError(null);
+  }, [props.opened, setError]);
+  const confirm = () => void run();
+  return (
+    <Modal opened={props.opened} onClose={props.onClose} title={props.title} centered>
+      <Stack>
+        <ErrorNote error={error} />
+        <Text size="sm">{props.text}</Text>
+        <Group justify="flex-end">
+          <Button variant="default" onClick={props.onClose} data-autofocus>Cancel</Button>
+          <Button color="red" onClick={confirm} loading={busy}>{props.confirmLabel}</Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
+const expiries = [
+  { value: String(30 * 60), label: "30 minutes" },
+  { value: String(3600), label: "1 hour" },
+  { value: String(24 * 3600), label: "1 day" },
+  { value: String(7 * 24 * 3600), label: "7 days" },
+  { value: String(30 * 24 * 3600), label: "30 days" },
+];
+
+export function InviteDialog(props: { opened: boolean; partyId: string; partyName: string; onClose: () => void }) {
+  const [expires, setExpires] = useState(String(7 * 24 * 3600));
+  const [maxUses, setMaxUses] = useState<number | string>(0);
+  const [invites, setInvites] = useState<Invite[]>([]);
+  const [created, setCreated] = useState<Invite | null>(null);
+  const load = async () => setInvites((await routes.invites(props.partyId)).invites);
+  const { busy, error, setError, run } = useAction(async (what: "load" | "create" | "revoke", id?: string) => {
+    if (what === "create") setCreated(await routes.createInvite(props.partyId, Number(expires), Number(maxUses) || 0));
+    if (what === "revoke") await routes.revokeInvite(props.partyId, id!);
+    await load();
+  });
+  useEffect(() => {
+    if (props.opened) {
+      setCreated(null);
+      setError(null);
+      void run("load");
+    }
+  }, [props.opened, props.partyId, run, setError]);
+
+  const create = (e: FormEvent) => {
+    e.preventDefault();
+    void run("create");
+  };
+  const revoke = (id: string) => void run("revoke", id);
+  const now = Date.now();
+  const state = (i: Invite) =>
+    i.revoked ? <Badge color="gray">revoked</Badge>
+      : Date.parse(i.expiresAt) <= now ? <Badge color="gray">expired</Badge>
+        : i.maxUses && i.uses >= i.maxUses ? <Badge color="gray">used up</Badge>
+          : <Badge color="green">active</Badge>;
+
+  return (
+    <Modal opened={props.opened} onClose={props.onClose} title={`Invite people to ${props.partyName}`} size="lg" centered>
+      <Stack>
+        <ErrorNote error={error} />
+        <form onSubmit={create}>
+          <Group align="flex-end" grow>
+            <Select label="Expires after" data={expiries} value={expires} onChange={(v) => v && setExpires(v)} allowDeselect={false} />
+            <NumberInput label="Max uses" description="0 means no limit" min={0} max={1000} value={maxUses} onChange={setMaxUses} />
+            <Button type="submit" loading={busy}>Create link</Button>
+          </Group>
+        </form>
+        {created && (
+          <Group gap="xs" wrap="nowrap">
+            <TextInput readOnly value={created.link} aria-label="Invite link" style={{ flex: 1 }} data-testid="invite-link" onFocus={(e) => e.currentTarget.select()} />
+            <CopyButton value={created.link}>
+              {({ copied, copy }) => (
+                <Button onClick={copy} color={copied ? "teal" : undefined} leftSection={copied ? <IconCheck size={16} /> : <IconCopy size={16} />}>
+                  {copied ? "Copied" : "Copy"}
+                </Button>
+              )}
+            </CopyButton>
+          </Group>
+        )}
+        {invites.length > 0 && (
+          <Table.ScrollContainer minWidth={420}>
+            <Table>
+              <Table.Thead>
+                <Table.Tr><Table.Th>Expires</Table.Th><Table.Th>Uses</Table.Th><Table.Th>State</Table.Th><Table.Th /></Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {invites.map((i) => (
+                  <Table.Tr key={i.id}>
+                    <Table.Td>{new Date(i.expiresAt).toLocaleString()}</Table.Td>
+                    <Table.Td>{i.uses}{i.maxUses ? ` / ${i.maxUses}` : ""}</Table.Td>
+                    <Table.Td>{state(i)}</Table.Td>
+                    <Table.Td>
+                      {!i.revoked && (
+                        <Tooltip label="Revoke">
+                          <ActionIcon variant="subtle" color="red" onClick={() => revoke(i.id)} aria-label="Revoke invite">
+                            <IconTrash size={16} />
+                          </ActionIcon>
+                        </Tooltip>
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </Stack>
+    </Modal>
+  );
+}

@@ -1,0 +1,104 @@
+// /join#<token>: an invite link. Shows the party's name, joins, waits while
+// the owner's node is offline and moves on by itself when admitted.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link, useLocation, useNavigate } from "react-router-dom";
+import { Alert, Button, Center, Group, Loader, Stack, Text } from "@mantine/core";
+import { IconClock } from "@tabler/icons-react";
+import { routes, type InvitePreview, type Party } from "../api";
+import { useAuth } from "../auth";
+import { describe } from "../errors";
+import { clearNext, rememberNext } from "../next";
+import { ErrorNote, Frame } from "./AuthPages";
+
+const POLL_MS = 2000;
+
+export function Join() {
+  const loc = useLocation();
+  const navigate = useNavigate();
+  const { state } = useAuth();
+  const token = useRef(loc.hash.slice(1).replace(/^token=/, "")).current;
+  const [preview, setPreview] = useState<InvitePreview | null>(null);
+  const [error, setError] = useState<string | null>(token ? null : "This invite link is not complete. Copy the whole link and open it again.");
+  const [phase, setPhase] = useState<"idle" | "joining" | "pending">("idle");
+  const [pending, setPending] = useState<Party | null>(null);
+
+  useEffect(() => {
+    if (!token) return;
+    routes.previewInvite(token).then(setPreview, (e) => setError(describe(e)));
+  }, [token]);
+
+  const open = useCallback((p: Party) => {
+    clearNext();
+    const topic = p.topics[0]?.id;
+    navigate(topic ? `/p/${p.id}/${topic}` : `/p/${p.id}`, { replace: true });
+  }, [navigate]);
+
+  const join = async () => {
+    setPhase("joining");
+    setError(null);
+    try {
+      const r = await routes.acceptInvite(token);
+      if ("status" in r && r.status === "pending" && "party" in r) {
+        setPending(r.party);
+        setPhase("pending");
+      } else {
+        open(r as Party);
+      }
+    } catch (e) {
+      setError(describe(e));
+      setPhase("idle");
+    }
+  };
+
+  // While pending, the node retries on its own; watch for the admission.
+  useEffect(() => {
+    if (phase !== "pending" || !pending) return;
+    const t = window.setInterval(async () => {
+      try {
+        const p = await routes.party(pending.id);
+        if (p.status === "active") open(p);
+        else setPending(p);
+      } catch (e) {
+        setError(describe(e));
+        setPhase("idle");
+      }
+    }, POLL_MS);
+    return () => window.clearInterval(t);
+  }, [phase, pending, open]);
+
+  if (state.status === "loading") return <Center mih="100vh"><Loader /></Center>;
+  const signedOut = state.status !== "signedIn";
+  const rememberHere = () => rememberNext("/join#" + token);
+
+  return (
+    <Frame title={preview ? `Join ${preview.partyName}` : "Join a party"}>
+      <ErrorNote error={error} />
+      {preview && phase !== "pending" && (
+        <Text ta="center" c="dimmed" size="sm">
+          You were invited to <b data-testid="invite-party">{preview.partyName}</b>. The invite is valid until{" "}
+          {new Date(preview.expiresAt).toLocaleString()}.
+        </Text>
+      )}
+      {phase === "pending" && (
+        <Alert color="yellow" icon={<IconClock size={18} />} role="status" data-testid="pending" title="Waiting for the owner">
+          The party owner's node is offline right now. Your request is saved and this page moves on by itself as soon as the owner's
+          node admits you. You can close it; the party appears in your list when you are in.
+          {pending?.lastError && pending.attempts ? <Text size="xs" mt="xs">Tried {pending.attempts} times so far.</Text> : null}
+        </Alert>
+      )}
+      {preview && signedOut && (
+        <Stack>
+          <Text size="sm" ta="center">Sign in or create an account on this node to join.</Text>
+          <Group grow>
+            <Button component={Link} to="/signin" onClick={rememberHere}>Sign in</Button>
+            <Button component={Link} to="/signup" variant="light" onClick={rememberHere}>Create account</Button>
+          </Group>
+        </Stack>
+      )}
+      {preview && !signedOut && phase !== "pending" && (
+        <Button onClick={join} loading={phase === "joining"} data-testid="join">Join {preview.partyName}</Button>
+      )}
+      {!signedOut && <Button component={Link} to="/" variant="subtle">Back to your parties</Button>}
+    </Frame>
+  );
+}

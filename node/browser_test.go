@@ -1,0 +1,423 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/chatterbox/chatterbox/node"
+	"github.com/chatterbox/chatterbox/node/nodetest"
+	"github.com/chatterbox/chatterbox/party"
+)
+
+// chromiumPath finds Debian's chromium. In CI a missing chrome fails the
+// test (.ci/run installs it); elsewhere the test skips and says why.
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-chrome", "google-chrome"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed; .ci/run installs Debian's chromium package")
+	}
+	t.Skip("skipping the chrome test: chromium is not installed (apt-get install chromium, or set CHROMIUM)")
+	return ""
+}
+
+// chrome is one headless Chromium with its own profile, driving the web
+// app of one node. It records console errors and CSP violations.
+type chrome struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+	base string
+
+	mu     sync.Mutex
+	errors []string
+}
+
+func newChrome(t *testing.T, name, exe, base string) *chrome {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &chrome{t: t, name: name, ctx: ctx, base: base}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value))
+				}
+				b.record("console error: " + strings.Join(parts, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			b.record("exception: " + ev.ExceptionDetails.Error())
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("%s: start chromium: %v", name, err)
+	}
+	return b
+}
+
+func (b *chrome) record(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errors = append(b.errors, s)
+}
+
+// run performs actions with a generous bound; a step that never becomes
+// possible fails the test with the step's name.
+func (b *chrome) run(step string, actions ...chromedp.Action) {
+	b.t.Helper()
+	b.within(30*time.Second, step, actions...)
+}
+
+func (b *chrome) within(d time.Duration, step string, actions ...chromedp.Action) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, d)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		var shot []byte
+		sctx, scancel := context.WithTimeout(b.ctx, 5*time.Second)
+		chromedp.Run(sctx, chromedp.FullScreenshot(&shot, 100))
+		scancel()
+		if len(shot) > 0 {
+			p := filepath.Join(os.TempDir(), fmt.Sprintf("chatterbox-%s-failure.png", b.name))
+			os.WriteFile(p, shot, 0o644)
+			b.t.Logf("%s: screenshot of the failure: %s", b.name, p)
+		}
+		b.t.Fatalf("%s: %s: %v (page errors: %v)", b.name, step, err, b.pageErrors())
+	}
+}
+
+func (b *chrome) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errors...)
+}
+
+func (b *chrome) open(path string) chromedp.Action { return chromedp.Navigate(b.base + path) }
+
+func xpathText(s string) string { return "'" + s + "'" }
+
+// signUp creates an account through the sign-up page and waits for the
+// main screen.
+func (b *chrome) signUp(name, email, password string) {
+	b.run("sign up",
+		b.open("/"),
+		chromedp.WaitVisible(`//a[contains(., "Create an account")]`, chromedp.BySearch),
+		chromedp.Click(`//a[contains(., "Create an account")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`input[autocomplete=nickname]`),
+		chromedp.SendKeys(`input[autocomplete=nickname]`, name),
+		chromedp.SendKeys(`input[type=email]`, email),
+		chromedp.SendKeys(`input[autocomplete=new-password]`, password),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=me]`),
+		chromedp.WaitVisible(`[data-testid=verify-banner]`),
+	)
+}
+
+// dialog fills the open dialog's text input and submits it.
+func (b *chrome) dialog(step, text string) {
+	b.run(step,
+		chromedp.WaitVisible(`[role=dialog] input`),
+		chromedp.SendKeys(`[role=dialog] input`, text),
+		chromedp.Click(`[role=dialog] button[type=submit]`),
+		chromedp.WaitNotPresent(`[role=dialog]`),
+	)
+}
+
+func (b *chrome) menu(step, button, item string) {
+	b.run(step,
+		chromedp.Click(`button[aria-label="`+button+`"]`),
+		chromedp.WaitVisible(`//button[@role="menuitem"][contains(., `+xpathText(item)+`)]`, chromedp.BySearch),
+		chromedp.Click(`//button[@role="menuitem"][contains(., `+xpathText(item)+`)]`, chromedp.BySearch),
+	)
+}
+
+func (b *chrome) openTopic(name string) {
+	b.run("open #"+name,
+		chromedp.Click(`//nav[@aria-label="Topics"]//button[contains(., `+xpathText(name)+`)]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//*[@data-testid="topic-name"][contains(., `+xpathText("# "+name)+`)]`, chromedp.BySearch),
+	)
+}
+
+const topicsOffScreen = `(() => { const r = document.querySelector('nav[aria-label=Topics]').getBoundingClientRect(); return r.right <= 0 || r.left >= innerWidth; })()`
+
+// waitJS polls a JavaScript condition until it holds.
+func waitJS(expr string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for {
+			var ok bool
+			if err := chromedp.Evaluate(expr, &ok).Do(ctx); err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
+func messageXPath(body string, state string) string {
+	sel := `//div[@data-testid="message"`
+	if state != "" {
+		sel += ` and @data-state="` + state + `"`
+	}
+	return sel + `]//*[@data-testid="body" and text()=` + xpathText(body) + `]`
+}
+
+// TestBrowserTwoNodesChat is the web app's end-to-end test: two nodes,
+// two browsers. Both sign up; one creates a party, a topic and an invite;
+// the other opens /join#… and joins; both chat and see each other's
+// messages live; scrolling back loads older pages; an expired invite
+// shows its sentence.
+func TestBrowserTwoNodesChat(t *testing.T) {
+	exe := chromiumPath(t)
+	nodes := nodetest.Start(t, 2)
+	a, b := newChrome(t, "alice", exe, nodes[0].GatewayURL()), newChrome(t, "bob", exe, nodes[1].GatewayURL())
+
+	a.signUp("Alice", "alice@example.test", "correct horse battery staple")
+	b.signUp("Bob", "bob@example.test", "tr0ub4dor&3 is not enough here")
+
+	// Alice: a party, a topic, an invite.
+	a.run("open the create-party dialog", chromedp.Click(`//button[contains(., "Create a party")]`, chromedp.BySearch))
+	a.dialog("create the party", "Book Club")
+	a.run("see the party", chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Book Club"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//*[@data-testid="topic-name"][contains(., "# general")]`, chromedp.BySearch))
+	a.run("open the add-topic dialog", chromedp.Click(`//button[contains(., "Add topic")]`, chromedp.BySearch))
+	a.dialog("create the topic", "novels")
+	a.run("see the topic", chromedp.WaitVisible(`//*[@data-testid="topic-name"][contains(., "# novels")]`, chromedp.BySearch))
+
+	a.menu("open the invite dialog", "Party options", "Invite people")
+	var link string
+	a.run("create an invite link",
+		chromedp.WaitVisible(`[role=dialog] button[type=submit]`),
+		chromedp.Click(`[role=dialog] button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=invite-link]`),
+		chromedp.Value(`[data-testid=invite-link]`, &link),
+		chromedp.WaitVisible(`//table//span[contains(., "active")]`, chromedp.BySearch),
+		chromedp.KeyEvent("\x1b"), // Escape closes the dialog
+		chromedp.WaitNotPresent(`[role=dialog]`),
+	)
+	_, fragment, ok := strings.Cut(link, "#")
+	if !ok || !strings.Contains(link, "/join#") {
+		t.Fatalf("invite link = %q", link)
+	}
+
+	// Older history for the scroll-back check: 120 messages in #general.
+	api := nodetest.NewClient(t, nodes[0].GatewayURL())
+	api.Token = api.SignIn("alice@example.test", "correct horse battery staple").String("accessToken")
+	parties := api.Must(200, "GET", "/api/parties", nil)
+	var list struct {
+		Parties []party.View `json:"parties"`
+	}
+	json.Unmarshal(parties.Raw, &list)
+	if len(list.Parties) != 1 {
+		t.Fatalf("alice's parties: %s", parties.Raw)
+	}
+	pv := list.Parties[0]
+	var general string
+	for _, tp := range pv.Topics {
+		if tp.Name == "general" {
+			general = tp.ID
+		}
+	}
+	const older = 120
+	for i := range older {
+		api.Must(201, "POST", "/api/parties/"+pv.ID+"/topics/"+general+"/messages", map[string]string{"body": fmt.Sprintf("older message %03d", i)})
+	}
+
+	// Bob opens the link on his own node and joins.
+	b.run("open the invite",
+		b.open("/join#"+fragment),
+		chromedp.WaitVisible(`//*[@data-testid="invite-party"][text()="Book Club"]`, chromedp.BySearch),
+		chromedp.Click(`[data-testid=join]`),
+		chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Book Club"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//*[@data-testid="topic-name"][contains(., "# general")]`, chromedp.BySearch),
+	)
+	b.run("see both members", chromedp.WaitVisible(`//section[@aria-label="Members"]//*[contains(., "Alice")]`, chromedp.BySearch))
+	a.run("see bob join", chromedp.WaitVisible(`//section[@aria-label="Members"]//*[contains(., "Bob")]`, chromedp.BySearch))
+	a.openTopic("general")
+
+	// Live chat both ways, each seen by the other within two seconds.
+	a.run("alice sends", chromedp.SendKeys(`[data-testid=composer]`, "hello from Alice\r"),
+		chromedp.WaitVisible(messageXPath("hello from Alice", "sent"), chromedp.BySearch))
+	b.within(2*time.Second, "bob sees alice's message live", chromedp.WaitVisible(messageXPath("hello from Alice", "sent"), chromedp.BySearch))
+	b.run("bob sends", chromedp.SendKeys(`[data-testid=composer]`, "hi Alice, Bob here\r"),
+		chromedp.WaitVisible(messageXPath("hi Alice, Bob here", "sent"), chromedp.BySearch))
+	a.within(2*time.Second, "alice sees bob's message live", chromedp.WaitVisible(messageXPath("hi Alice, Bob here", "sent"), chromedp.BySearch))
+
+	// Shift+Enter makes a new line instead of sending.
+	b.run("bob writes two lines",
+		chromedp.SendKeys(`[data-testid=composer]`, "first line"),
+		chromedp.KeyEvent("\r", chromedp.KeyModifiers(input.ModifierShift)),
+		chromedp.SendKeys(`[data-testid=composer]`, "second line\r"),
+	)
+	a.within(2*time.Second, "alice sees the two-line message", chromedp.WaitVisible(messageXPath("first line\nsecond line", ""), chromedp.BySearch))
+
+	// Scrolling back loads older pages until the start of the topic.
+	b.run("scroll back to the start", chromedp.ActionFunc(func(ctx context.Context) error {
+		for {
+			var atStart bool
+			if err := chromedp.Evaluate(`(() => { const m = document.querySelector('[data-testid=messages]'); m.scrollTop = 0; m.dispatchEvent(new Event('scroll')); return !!document.querySelector('[data-testid=history-start]'); })()`, &atStart).Do(ctx); err != nil {
+				return err
+			}
+			if atStart {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}))
+	var bodies []string
+	b.run("read the history", chromedp.Evaluate(`Array.from(document.querySelectorAll('[data-testid=body]')).map(e => e.textContent)`, &bodies))
+	seen := map[string]bool{}
+	for _, s := range bodies {
+		if seen[s] {
+			t.Fatalf("message %q shows twice", s)
+		}
+		seen[s] = true
+	}
+	for i := range older {
+		if !seen[fmt.Sprintf("older message %03d", i)] {
+			t.Fatalf("older message %03d missing after scrolling back; saw %d messages", i, len(bodies))
+		}
+	}
+	for i := range older {
+		if want := fmt.Sprintf("older message %03d", i); bodies[i] != want {
+			t.Fatalf("history position %d shows %q, want %q: history is out of order", i, bodies[i], want)
+		}
+	}
+
+	// Bob edits his message; Alice sees the change.
+	b.run("bob edits his message",
+		chromedp.Evaluate(`document.querySelector('[data-testid=messages]').scrollTop = 1e9`, nil),
+		chromedp.Click(`//div[@data-testid="message"][.//*[text()="hi Alice, Bob here"]]//button[@aria-label="Message options"]`, chromedp.BySearch),
+		chromedp.Click(`//button[@role="menuitem"][contains(., "Edit")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`textarea[aria-label="Edit message"]`),
+		chromedp.SendKeys(`textarea[aria-label="Edit message"]`, " (edited)\r"),
+		chromedp.WaitVisible(messageXPath("hi Alice, Bob here (edited)", "sent"), chromedp.BySearch),
+	)
+	a.run("alice sees the edit", chromedp.WaitVisible(messageXPath("hi Alice, Bob here (edited)", "sent"), chromedp.BySearch))
+
+	// A message in a topic Alice is not reading marks it unread.
+	a.openTopic("novels")
+	b.run("bob sends while alice reads #novels", chromedp.SendKeys(`[data-testid=composer]`, "are you there?\r"),
+		chromedp.WaitVisible(messageXPath("are you there?", "sent"), chromedp.BySearch))
+	a.run("alice sees #general unread", chromedp.WaitVisible(`//nav[@aria-label="Topics"]//button[contains(., "general")]//*[@aria-label="1 unread"]`, chromedp.BySearch))
+	a.openTopic("general")
+	a.run("the unread mark clears", chromedp.WaitNotPresent(`//nav[@aria-label="Topics"]//*[@aria-label="1 unread"]`, chromedp.BySearch),
+		chromedp.WaitVisible(messageXPath("are you there?", ""), chromedp.BySearch))
+
+	// Bob's node restarts while Alice writes: his page says it lost the
+	// node, reconnects by itself and catches up.
+	cfg := nodetest.SameAddrs(nodes[1])
+	cfg.GatewayAddr = strings.TrimPrefix(nodes[1].GatewayURL(), "http://")
+	if err := nodes[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.run("bob's page notices", chromedp.WaitVisible(`[data-testid=offline]`))
+	a.run("alice writes while bob's node is down", chromedp.SendKeys(`[data-testid=composer]`, "written while you were away\r"),
+		chromedp.WaitVisible(messageXPath("written while you were away", "sent"), chromedp.BySearch))
+	nodes[1] = nodetest.StartWith(t, cfg)
+	b.run("bob's page reconnects and catches up", chromedp.WaitNotPresent(`[data-testid=offline]`),
+		chromedp.WaitVisible(messageXPath("written while you were away", ""), chromedp.BySearch))
+
+	// The main screen, for the README.
+	var shot []byte
+	a.run("screenshot", chromedp.Evaluate(`document.querySelector('[data-testid=messages]').scrollTop = 1e9`, nil),
+		chromedp.Sleep(300*time.Millisecond), // let the scroll settle for the picture only
+		chromedp.FullScreenshot(&shot, 100))
+	if dir := os.Getenv("CHATTERBOX_SCREENSHOT_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "main-screen.png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// At a phone's width the lists fold away behind buttons and the
+	// conversation keeps the screen.
+	var phone []byte
+	a.run("phone layout",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.WaitVisible(`button[aria-label="Parties and topics"]`),
+		chromedp.WaitVisible(`[data-testid=composer]`),
+		waitJS(topicsOffScreen),
+		chromedp.FullScreenshot(&phone, 100),
+		chromedp.Click(`button[aria-label="Parties and topics"]`),
+		chromedp.WaitVisible(`//nav[@aria-label="Topics"]//button[contains(., "novels")]`, chromedp.BySearch),
+		chromedp.Click(`//nav[@aria-label="Topics"]//button[contains(., "novels")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//*[@data-testid="topic-name"][contains(., "# novels")]`, chromedp.BySearch),
+		waitJS(topicsOffScreen),
+	)
+	if dir := os.Getenv("CHATTERBOX_SCREENSHOT_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "phone.png"), phone, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// An expired invite shows its sentence.
+	expired := expiredInvite(t, nodes[0], pv)
+	b.run("open an expired invite",
+		b.open("/join#"+expired),
+		chromedp.WaitVisible(`//*[@data-testid="error"][contains(., "This invite has expired. Ask for a new one.")]`, chromedp.BySearch),
+	)
+
+	for _, br := range []*chrome{a, b} {
+		if errs := br.pageErrors(); len(errs) > 0 {
+			t.Errorf("%s: the page logged errors: %v", br.name, errs)
+		}
+	}
+}
+
+// expiredInvite signs an invite for pv that expired an hour ago, with the
+// owner's real key, as a stale link in someone's inbox would be.
+func expiredInvite(t *testing.T, owner *node.Node, pv party.View) string {
+	t.Helper()
+	key, ok := owner.Identity().MemberKey(pv.Owner)
+	if !ok {
+		t.Fatal("the owner's member key is not on the owner's node")
+	}
+	token, err := party.SignInvite(party.Invite{V: 1, Party: pv.ID, PartyName: pv.Name, ID: "expired-test-invite", Owner: pv.Owner,
+		OwnerPeer: owner.PeerID(), Expires: time.Now().Add(-time.Hour).Unix()}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
