@@ -20,8 +20,10 @@ const goodPassword = "correct horse battery staple"
 
 type fakeNode struct{}
 
-func (fakeNode) PeerID() string  { return "12D3KooWTest" }
-func (fakeNode) Addrs() []string { return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"} }
+func (fakeNode) PeerID() string       { return "12D3KooWTest" }
+func (fakeNode) Addrs() []string      { return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"} }
+func (fakeNode) Reachability() string { return "Private" }
+func (fakeNode) Relays() []string     { return []string{"12D3KooWRelay"} }
 
 // testServer runs the real gateway handler with a real identity service on
 // a Badger database in a temp dir.

@@ -11,16 +11,20 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 type nodeView struct {
-	PeerID  string   `json:"peerId"`
-	Addrs   []string `json:"addrs"`
-	Version string   `json:"version"`
+	PeerID       string   `json:"peerId"`
+	Addrs        []string `json:"addrs"`
+	Reachability string   `json:"reachability"`
+	Relays       []string `json:"relays"`
+	Version      string   `json:"version"`
 }
 
 func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
-	v := nodeView{Addrs: []string{}, Version: s.cfg.Version}
+	v := nodeView{Addrs: []string{}, Relays: []string{}, Reachability: "Unknown", Version: s.cfg.Version}
 	if s.cfg.Node != nil {
 		v.PeerID = s.cfg.Node.PeerID()
 		v.Addrs = append(v.Addrs, s.cfg.Node.Addrs()...)
+		v.Reachability = s.cfg.Node.Reachability()
+		v.Relays = append(v.Relays, s.cfg.Node.Relays()...)
 	}
 	writeJSON(w, http.StatusOK, v)
 }

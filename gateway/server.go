@@ -29,6 +29,10 @@ var DefaultAddr = "127.0.0.1:" + strconv.Itoa(DefaultPort)
 type NodeInfo interface {
 	PeerID() string
 	Addrs() []string
+	// Reachability is "Public", "Private" or "Unknown" (AutoNAT's view).
+	Reachability() string
+	// Relays are the peer IDs of relays holding a reservation for us.
+	Relays() []string
 }
 
 // Config configures a Server.

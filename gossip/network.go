@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -69,6 +70,13 @@ type Domain interface {
 
 // NetworkConfig tunes a Network; the zero value is usable.
 type NetworkConfig struct {
+	// Gater is the host's gater (see HostConfig.Gater); peers whose score
+	// falls below GraylistThreshold are banned through it. Nil: no bans,
+	// only GossipSub's own graylisting.
+	Gater *Gater
+	// ScoreInspectInterval is how often peer scores are checked for
+	// peers to cut off; zero means 1 second.
+	ScoreInspectInterval time.Duration
 	// RedialInterval is how often wanted peers that are not connected are
 	// dialled; zero means 10 seconds.
 	RedialInterval time.Duration
@@ -98,6 +106,10 @@ type Network struct {
 	topics  map[string]*partyTopic // guarded by mu
 	leaving map[string]*partyTopic // guarded by mu: left, reader not yet stopped
 	dialing map[peer.ID]bool       // guarded by mu
+
+	limits    *peerLimits
+	protected map[peer.ID]bool // owned by loop: peers protected from trimming
+	reach     atomic.Value     // string: the last reachability AutoNAT concluded
 }
 
 type peerEvent struct {
@@ -121,8 +133,20 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ScoreInspectInterval <= 0 {
+		cfg.ScoreInspectInterval = time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	n := &Network{
+		host: h, domain: d, log: cfg.Logger, cfg: cfg, ctx: ctx, cancel: cancel,
+		redial: make(chan struct{}, 1), connected: make(chan peerEvent, 64),
+		topics: map[string]*partyTopic{}, leaving: map[string]*partyTopic{}, dialing: map[peer.ID]bool{},
+		limits: newPeerLimits(),
+	}
 	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithPeerScore(peerScoreParams(), &PeerScoreThresholds),
+		pubsub.WithPeerScoreInspect(n.inspectScores, cfg.ScoreInspectInterval),
+		pubsub.WithMaxMessageSize(MaxGossipMessage),
 		// Only member nodes of a party enter its mesh, get its gossip or
 		// may GRAFT. Flood publishing and the floodsub protocol would send
 		// to every subscriber, members or not, so both are off.
@@ -147,10 +171,10 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 		cancel()
 		return nil, fmt.Errorf("start gossipsub: %w", err)
 	}
-	n := &Network{
-		host: h, ps: ps, domain: d, log: cfg.Logger, cfg: cfg, ctx: ctx, cancel: cancel,
-		redial: make(chan struct{}, 1), connected: make(chan peerEvent, 64),
-		topics: map[string]*partyTopic{}, leaving: map[string]*partyTopic{}, dialing: map[peer.ID]bool{},
+	n.ps = ps
+	if err := n.watchReachability(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("watch reachability: %w", err)
 	}
 	h.SetStreamHandler(RequestProtocol, n.handleStream)
 	notify := func(ev peerEvent) {
@@ -287,6 +311,11 @@ func serve(rw io.ReadWriter, handle func([]byte) []byte) error {
 func (n *Network) handleStream(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(30 * time.Second))
+	if !n.limits.allowRequest(s.Conn().RemotePeer()) {
+		n.log.Warn("peer is over the request rate; refusing its request", "peer", s.Conn().RemotePeer())
+		s.Reset()
+		return
+	}
 	from := s.Conn().RemotePeer().String()
 	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 	defer cancel()
@@ -315,6 +344,12 @@ func (n *Network) JoinTopic(party string) error {
 	defer n.mu.Unlock()
 	name := TopicName(party)
 	validator := func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if !n.limits.allowGossip(from, party) {
+			// Over the rate: dropped without judging, and without penalty
+			// (an honest peer forwarding a burst may hit it too). Peers
+			// resend what was dropped through sync.
+			return pubsub.ValidationIgnore
+		}
 		switch n.domain.ValidateGossip(party, from.String(), m.Data) {
 		case Accept:
 			return pubsub.ValidationAccept
@@ -329,6 +364,11 @@ func (n *Network) JoinTopic(party string) error {
 	}
 	t, err := n.ps.Join(name)
 	if err != nil {
+		n.ps.UnregisterTopicValidator(name)
+		return err
+	}
+	if err := t.SetScoreParams(topicScoreParams()); err != nil {
+		t.Close()
 		n.ps.UnregisterTopicValidator(name)
 		return err
 	}
@@ -406,6 +446,9 @@ func (n *Network) Publish(ctx context.Context, party string, data []byte) error 
 	return pt.topic.Publish(ctx, data)
 }
 
+// protectTag marks party peers in the connection manager.
+const protectTag = "chatterbox-party"
+
 // loop tells the domain about new connections and keeps wanted peers
 // connected: at start, on PeersChanged, and every RedialInterval.
 func (n *Network) loop() {
@@ -431,11 +474,26 @@ func (n *Network) loop() {
 }
 
 func (n *Network) dialWanted() {
+	wanted := map[peer.ID]bool{}
+	defer func() {
+		// Party peers are never trimmed by the connection manager.
+		cm := n.host.ConnManager()
+		for id := range wanted {
+			cm.Protect(id, protectTag)
+		}
+		for id := range n.protected {
+			if !wanted[id] {
+				cm.Unprotect(id, protectTag)
+			}
+		}
+		n.protected = wanted
+	}()
 	for p, addrs := range n.domain.WantedPeers() {
 		id, err := peer.Decode(p)
 		if err != nil || id == n.host.ID() {
 			continue
 		}
+		wanted[id] = true
 		n.addAddrs(id, addrs)
 		if n.host.Network().Connectedness(id) == network.Connected {
 			continue

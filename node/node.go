@@ -47,6 +47,8 @@ type Config struct {
 	SMTPTLS *tls.Config
 	// DisableMDNS turns off local-network discovery (on by default).
 	DisableMDNS bool
+	// Network configures reachability: relays, relay service, NAT.
+	Network NetworkConfig
 	// Version is reported by /api/node; empty means "dev".
 	Version string
 	// Logger receives the node's logs; nil means slog.Default().
@@ -65,6 +67,19 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// NetworkConfig is how the node makes itself reachable to peers.
+type NetworkConfig struct {
+	// Relays are circuit relay v2 nodes (multiaddrs with /p2p/<id>) to
+	// reserve a slot at while this node is not publicly reachable.
+	Relays []string
+	// RelayService makes this node a relay for others.
+	RelayService bool
+	// Reachability: "" or "auto" (AutoNAT decides), "public", "private".
+	Reachability string
+	// PortMap asks the router for a port mapping (UPnP / NAT-PMP).
+	PortMap bool
+}
+
 // Node is one running ChatterBox node.
 type Node struct {
 	cfg Config
@@ -79,6 +94,8 @@ type Node struct {
 	ps   *party.Service
 	net  *gossip.Network
 	gw   *gateway.Server
+	// gater bans peers cut off for their GossipSub score.
+	gater *gossip.Gater
 
 	startMu   sync.Mutex
 	started   bool // guarded by startMu
@@ -161,7 +178,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs}); err != nil {
+	n.gater = gossip.NewGater()
+	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater,
+		Relays: n.cfg.Network.Relays, RelayService: n.cfg.Network.RelayService,
+		Reachability: gossip.Reachability(n.cfg.Network.Reachability), PortMap: n.cfg.Network.PortMap}); err != nil {
 		return err
 	}
 	n.log.Info("libp2p host started", "peer", n.host.ID().String(), "new_key", created, "addrs", n.Addrs())
@@ -205,6 +225,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.net, err = gossip.NewNetwork(n.host, domain{n.ps}, gossip.NetworkConfig{
 		RedialInterval: n.cfg.RedialInterval,
 		Logger:         n.log.With("component", "gossip"),
+		Gater:          n.gater,
 	}); err != nil {
 		return err
 	}
@@ -311,6 +332,22 @@ func (n *Node) PeerID() string {
 		return ""
 	}
 	return n.host.ID().String()
+}
+
+// Reachability is AutoNAT's view of this node: Public, Private or Unknown.
+func (n *Node) Reachability() string {
+	if n.net == nil {
+		return "Unknown"
+	}
+	return n.net.Reachability()
+}
+
+// Relays are the peer IDs of the relays this node has a reservation at.
+func (n *Node) Relays() []string {
+	if n.net == nil {
+		return nil
+	}
+	return n.net.Relays()
 }
 
 // Addrs are the node's dialable libp2p addresses, each ending in /p2p/<id>.

@@ -135,7 +135,7 @@ func TestProcessRunStopRestart(t *testing.T) {
 	dataDir := t.TempDir()
 	gwPort := freePort(t)
 	args := []string{"run", "--data-dir", dataDir, "--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gwPort),
-		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false"}
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false", "--nat-portmap=false"}
 
 	p, url := start(t, args...)
 	if url != fmt.Sprintf("http://127.0.0.1:%d", gwPort) {
@@ -148,7 +148,7 @@ func TestProcessRunStopRestart(t *testing.T) {
 	memberID := c.Must(200, "GET", "/api/me", nil).String("memberId")
 
 	// A second process on the same data dir is refused, clearly.
-	second := launch(t, "run", "--data-dir", dataDir, "--gateway-addr", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false")
+	second := launch(t, "run", "--data-dir", dataDir, "--gateway-addr", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false", "--nat-portmap=false")
 	if code := second.wait(t, 30*time.Second); code != 1 {
 		t.Fatalf("second process on a locked dir exited %d, want 1\n%s", code, second.stderr)
 	}
@@ -210,7 +210,7 @@ func TestProcessUsageErrorExitCode2(t *testing.T) {
 func TestProcessKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	dataDir := t.TempDir()
 	args := []string{"run", "--data-dir", dataDir, "--gateway-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false"}
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false", "--nat-portmap=false"}
 	p, url := start(t, args...)
 	c := nodetest.NewClient(t, url)
 	c.SignUp("ann@example.com", "correct horse battery staple", "Ann")

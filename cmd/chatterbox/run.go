@@ -87,6 +87,10 @@ type runConfig struct {
 	gatewayAddr string
 	listen      listFlag
 	mdns        bool
+	relay       bool
+	relayPeers  listFlag
+	reach       string
+	portMap     bool
 	logLevel    string
 	publicURL   string
 	smtpURL     string
@@ -105,6 +109,10 @@ func newRunFlags(c *runConfig) *flag.FlagSet {
 	fs.StringVar(&c.gatewayAddr, "gateway-addr", gateway.DefaultAddr, "`host:port` of the local web gateway (env CHATTERBOX_GATEWAY_ADDR)")
 	fs.Var(&c.listen, "listen", "libp2p listen `multiaddr`, repeatable (env CHATTERBOX_LISTEN, comma-separated)\n(default TCP and QUIC on port "+strconv.Itoa(gossip.DefaultPort)+", all interfaces)")
 	fs.BoolVar(&c.mdns, "mdns", true, "discover peers on the local network with mDNS (env CHATTERBOX_MDNS)")
+	fs.BoolVar(&c.relay, "relay", false, "relay connections for other nodes (circuit relay v2); for a publicly reachable node (env CHATTERBOX_RELAY)")
+	fs.Var(&c.relayPeers, "relay-peer", "relay `multiaddr` ending in /p2p/<peer id> to reserve a slot at while this node is not\npublicly reachable, repeatable (env CHATTERBOX_RELAY_PEER, comma-separated)")
+	fs.StringVar(&c.reach, "reachability", "auto", "`auto` (ask peers with AutoNAT), public or private (env CHATTERBOX_REACHABILITY)")
+	fs.BoolVar(&c.portMap, "nat-portmap", true, "ask the router for a port mapping with UPnP or NAT-PMP (env CHATTERBOX_NAT_PORTMAP)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error (env CHATTERBOX_LOG_LEVEL)")
 	fs.StringVar(&c.publicURL, "public-url", "", "`URL` where browsers reach the gateway, for links in mails and OAuth redirects\n(default http://localhost:<gateway port>) (env CHATTERBOX_PUBLIC_URL)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "send mail through `smtp://user:pass@host:port` (STARTTLS) or smtps://… (implicit TLS);\nempty: mails go to <data-dir>/outbox and their links are logged (env CHATTERBOX_SMTP_URL)")
@@ -152,10 +160,10 @@ func parseRun(args []string, getenv func(string) string, stdout io.Writer) (runC
 		if given[f.Name] || v == "" || envErr != nil {
 			return
 		}
-		if f.Name == "listen" {
+		if lf, ok := f.Value.(*listFlag); ok {
 			for _, a := range strings.Split(v, ",") {
 				if a = strings.TrimSpace(a); a != "" {
-					c.listen = append(c.listen, a)
+					*lf = append(*lf, a)
 				}
 			}
 			return
@@ -186,6 +194,14 @@ func (c *runConfig) validate() error {
 	}
 	if _, err := gossip.ParseListenAddrs(c.listen); err != nil {
 		return usagef("%v", err)
+	}
+	if _, err := gossip.ParsePeerAddrs(c.relayPeers); err != nil {
+		return usagef("%v", err)
+	}
+	switch gossip.Reachability(c.reach) {
+	case gossip.ReachabilityAuto, gossip.ReachabilityPublic, gossip.ReachabilityPrivate:
+	default:
+		return usagef("invalid --reachability %q: want auto, public or private", c.reach)
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
@@ -245,12 +261,18 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		GatewayAddr: c.gatewayAddr,
 		ListenAddrs: c.listen,
 		DisableMDNS: !c.mdns,
-		Version:     buildVersion(),
-		Logger:      log,
-		PublicURL:   strings.TrimRight(c.publicURL, "/"),
-		SMTPURL:     c.smtpURL,
-		MailFrom:    c.mailFrom,
-		Identity:    identity.Config{OAuth: identity.OAuthConfig{Google: c.google, GitHub: c.github}},
+		Network: node.NetworkConfig{
+			Relays:       c.relayPeers,
+			RelayService: c.relay,
+			Reachability: c.reach,
+			PortMap:      c.portMap,
+		},
+		Version:   buildVersion(),
+		Logger:    log,
+		PublicURL: strings.TrimRight(c.publicURL, "/"),
+		SMTPURL:   c.smtpURL,
+		MailFrom:  c.mailFrom,
+		Identity:  identity.Config{OAuth: identity.OAuthConfig{Google: c.google, GitHub: c.github}},
 	})
 	if err != nil {
 		return err
