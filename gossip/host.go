@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,6 +69,10 @@ type HostConfig struct {
 	// ListenAddrs are multiaddrs to listen on; empty means
 	// DefaultListenAddrs().
 	ListenAddrs []string
+	// Announce, when set, replaces the listen addresses this node tells
+	// peers about (a port forwarded on the router, a proxy); relay
+	// addresses are still added.
+	Announce []string
 	// Relays are circuit relay v2 nodes (multiaddrs ending in /p2p/<id>)
 	// to reserve a slot at while this node is not publicly reachable, so
 	// that peers can reach it through them.
@@ -113,6 +118,10 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	relays, err := ParsePeerAddrs(cfg.Relays)
 	if err != nil {
 		return nil, err
+	}
+	announce, err := ParseListenAddrs(cfg.Announce)
+	if err != nil {
+		return nil, fmt.Errorf("announce: %w", err)
 	}
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
@@ -170,6 +179,17 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	}
 	if cfg.PortMap {
 		opts = append(opts, libp2p.NATPortMap())
+	}
+	if len(announce) > 0 {
+		opts = append(opts, libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
+			out := slices.Clone(announce)
+			for _, a := range addrs {
+				if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+					out = append(out, a)
+				}
+			}
+			return out
+		}))
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {

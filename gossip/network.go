@@ -74,6 +74,8 @@ type NetworkConfig struct {
 	// falls below GraylistThreshold are banned through it. Nil: no bans,
 	// only GossipSub's own graylisting.
 	Gater *Gater
+	// AddrBook persists party peers' latest addresses; nil: not kept.
+	AddrBook AddrBook
 	// ScoreInspectInterval is how often peer scores are checked for
 	// peers to cut off; zero means 1 second.
 	ScoreInspectInterval time.Duration
@@ -103,13 +105,19 @@ type Network struct {
 	connected chan peerEvent
 
 	mu      sync.Mutex
-	topics  map[string]*partyTopic // guarded by mu
-	leaving map[string]*partyTopic // guarded by mu: left, reader not yet stopped
-	dialing map[peer.ID]bool       // guarded by mu
+	topics  map[string]*partyTopic     // guarded by mu
+	leaving map[string]*partyTopic     // guarded by mu: left, reader not yet stopped
+	dialing map[peer.ID]bool           // guarded by mu
+	backoff map[peer.ID]*redialBackoff // guarded by mu: peers that failed to dial
 
 	limits    *peerLimits
 	protected map[peer.ID]bool // owned by loop: peers protected from trimming
 	reach     atomic.Value     // string: the last reachability AutoNAT concluded
+}
+
+type redialBackoff struct {
+	wait time.Duration
+	next time.Time
 }
 
 type peerEvent struct {
@@ -141,7 +149,7 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 		host: h, domain: d, log: cfg.Logger, cfg: cfg, ctx: ctx, cancel: cancel,
 		redial: make(chan struct{}, 1), connected: make(chan peerEvent, 64),
 		topics: map[string]*partyTopic{}, leaving: map[string]*partyTopic{}, dialing: map[peer.ID]bool{},
-		limits: newPeerLimits(),
+		backoff: map[peer.ID]*redialBackoff{}, limits: newPeerLimits(),
 	}
 	ps, err := pubsub.NewGossipSub(ctx, h,
 		pubsub.WithPeerScore(peerScoreParams(), &PeerScoreThresholds),
@@ -175,6 +183,12 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 	if err := n.watchReachability(); err != nil {
 		cancel()
 		return nil, fmt.Errorf("watch reachability: %w", err)
+	}
+	n.loadAddrBook()
+	if err := n.watchIdentify(); err != nil {
+		cancel()
+		n.wg.Wait()
+		return nil, fmt.Errorf("watch identify: %w", err)
 	}
 	h.SetStreamHandler(RequestProtocol, n.handleStream)
 	notify := func(ev peerEvent) {
@@ -461,6 +475,9 @@ func (n *Network) loop() {
 			return
 		case ev := <-n.connected:
 			if ev.up {
+				n.mu.Lock()
+				delete(n.backoff, ev.id)
+				n.mu.Unlock()
 				n.domain.PeerConnected(ev.id.String())
 			} else {
 				n.domain.PeerDisconnected(ev.id.String())
@@ -500,7 +517,12 @@ func (n *Network) dialWanted() {
 		}
 		n.mu.Lock()
 		busy := n.dialing[id]
-		n.dialing[id] = true
+		wait := n.backoff[id]
+		if !busy && (wait == nil || !time.Now().Before(wait.next)) {
+			n.dialing[id] = true
+		} else {
+			busy = true
+		}
 		n.mu.Unlock()
 		if busy {
 			continue
@@ -510,11 +532,22 @@ func (n *Network) dialWanted() {
 			defer n.wg.Done()
 			ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 			defer cancel()
-			if err := n.host.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
-				n.log.Debug("redial failed", "peer", id, "err", err)
-			}
+			err := n.host.Connect(ctx, peer.AddrInfo{ID: id})
 			n.mu.Lock()
 			delete(n.dialing, id)
+			if err != nil {
+				b := n.backoff[id]
+				if b == nil {
+					b = &redialBackoff{wait: n.cfg.RedialInterval}
+					n.backoff[id] = b
+				} else {
+					b.wait = min(2*b.wait, maxRedialWait)
+				}
+				b.next = time.Now().Add(b.wait)
+				n.log.Debug("redial failed", "peer", id, "retry_in", b.wait, "err", err)
+			} else {
+				delete(n.backoff, id)
+			}
 			n.mu.Unlock()
 		}()
 	}

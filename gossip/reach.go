@@ -9,13 +9,23 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// watchReachability keeps what AutoNAT last concluded, until ctx ends.
+// watchReachability keeps what AutoNAT last concluded.
 func (n *Network) watchReachability() error {
-	sub, err := n.host.EventBus().Subscribe(new(event.EvtLocalReachabilityChanged))
+	n.reach.Store(network.ReachabilityUnknown.String())
+	return n.onEvent(new(event.EvtLocalReachabilityChanged), func(e any) {
+		r := e.(event.EvtLocalReachabilityChanged).Reachability
+		n.reach.Store(r.String())
+		n.log.Info("reachability changed", "reachability", r.String())
+	})
+}
+
+// onEvent runs handle for each event of evtType on the host's event bus,
+// in one goroutine, until the network closes.
+func (n *Network) onEvent(evtType any, handle func(any)) error {
+	sub, err := n.host.EventBus().Subscribe(evtType)
 	if err != nil {
 		return err
 	}
-	n.reach.Store(network.ReachabilityUnknown.String())
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -28,9 +38,7 @@ func (n *Network) watchReachability() error {
 				if !ok {
 					return
 				}
-				r := e.(event.EvtLocalReachabilityChanged).Reachability
-				n.reach.Store(r.String())
-				n.log.Info("reachability changed", "reachability", r.String())
+				handle(e)
 			}
 		}
 	}()

@@ -72,6 +72,9 @@ type NetworkConfig struct {
 	// Relays are circuit relay v2 nodes (multiaddrs with /p2p/<id>) to
 	// reserve a slot at while this node is not publicly reachable.
 	Relays []string
+	// Announce replaces the addresses told to peers (e.g. a forwarded
+	// port on the router); empty means the listen addresses.
+	Announce []string
 	// RelayService makes this node a relay for others.
 	RelayService bool
 	// Reachability: "" or "auto" (AutoNAT decides), "public", "private".
@@ -180,7 +183,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.gater = gossip.NewGater()
 	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater,
-		Relays: n.cfg.Network.Relays, RelayService: n.cfg.Network.RelayService,
+		Relays: n.cfg.Network.Relays, Announce: n.cfg.Network.Announce, RelayService: n.cfg.Network.RelayService,
 		Reachability: gossip.Reachability(n.cfg.Network.Reachability), PortMap: n.cfg.Network.PortMap}); err != nil {
 		return err
 	}
@@ -226,6 +229,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		RedialInterval: n.cfg.RedialInterval,
 		Logger:         n.log.With("component", "gossip"),
 		Gater:          n.gater,
+		AddrBook:       addrBook{n.db},
 	}); err != nil {
 		return err
 	}

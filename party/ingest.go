@@ -172,7 +172,14 @@ func (s *Service) reconcileLocked(txn *badger.Txn, st *State) (kept bool, joined
 
 // afterChange updates subscriptions and dialling after a state change.
 func (s *Service) afterChange(res ingestResult) {
-	if s.net == nil || res.state == nil {
+	if res.state == nil {
+		return
+	}
+	// Our messages must sort after the ops we have seen, even if our
+	// clock is behind the owner's: judging a message by an author who is
+	// not (yet) in a node's state depends on that (see judgeMessage).
+	s.hlc.Observe(uint64(res.state.HeadTime) << 16)
+	if s.net == nil {
 		return
 	}
 	s.opEvents(res.state, res.ops)

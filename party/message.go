@@ -170,12 +170,18 @@ func (c *hlcClock) Now() uint64 {
 	return c.last
 }
 
-// Observe moves the clock past a received time (bounded: a peer's clock
-// more than a minute ahead does not drag ours along).
+// MaxClockDrift is how far ahead of our clock a received time may drag
+// the HLC. Home machines' clocks are often minutes off; following a peer
+// that is ahead keeps replies after what they answer. A peer further
+// ahead (or lying) does not move us; its messages still count, sorted by
+// their own time.
+const MaxClockDrift = 15 * time.Minute
+
+// Observe moves the clock past a received time, bounded by MaxClockDrift.
 func (c *hlcClock) Observe(t uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	limit := uint64(c.now().Add(time.Minute).UnixMilli()) << 16
+	limit := uint64(c.now().Add(MaxClockDrift).UnixMilli()) << 16
 	if t > c.last && t < limit {
 		c.last = t
 	}

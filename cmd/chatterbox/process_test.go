@@ -86,8 +86,17 @@ func start(t *testing.T, args ...string) (*proc, string) {
 
 func launch(t *testing.T, args ...string) *proc {
 	t.Helper()
+	env := append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
+	for len(args) > 0 && strings.HasPrefix(args[0], "@env:") {
+		env = append(env, strings.TrimPrefix(args[0], "@env:"))
+		args = args[1:]
+	}
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
+	if len(args) >= 2 && args[0] == "@netns" {
+		// Run inside a network namespace (netns_test.go).
+		cmd = exec.Command("ip", append([]string{"netns", "exec", args[1], binary(t)}, args[2:]...)...)
+	}
+	cmd.Env = env
 	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1), lines: make(chan string, 64)}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()

@@ -89,6 +89,7 @@ type runConfig struct {
 	mdns        bool
 	relay       bool
 	relayPeers  listFlag
+	announce    listFlag
 	reach       string
 	portMap     bool
 	logLevel    string
@@ -111,6 +112,7 @@ func newRunFlags(c *runConfig) *flag.FlagSet {
 	fs.BoolVar(&c.mdns, "mdns", true, "discover peers on the local network with mDNS (env CHATTERBOX_MDNS)")
 	fs.BoolVar(&c.relay, "relay", false, "relay connections for other nodes (circuit relay v2); for a publicly reachable node (env CHATTERBOX_RELAY)")
 	fs.Var(&c.relayPeers, "relay-peer", "relay `multiaddr` ending in /p2p/<peer id> to reserve a slot at while this node is not\npublicly reachable, repeatable (env CHATTERBOX_RELAY_PEER, comma-separated)")
+	fs.Var(&c.announce, "announce", "libp2p `multiaddr` to tell peers instead of the listen addresses (a port forwarded\non the router), repeatable (env CHATTERBOX_ANNOUNCE, comma-separated)")
 	fs.StringVar(&c.reach, "reachability", "auto", "`auto` (ask peers with AutoNAT), public or private (env CHATTERBOX_REACHABILITY)")
 	fs.BoolVar(&c.portMap, "nat-portmap", true, "ask the router for a port mapping with UPnP or NAT-PMP (env CHATTERBOX_NAT_PORTMAP)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error (env CHATTERBOX_LOG_LEVEL)")
@@ -195,6 +197,9 @@ func (c *runConfig) validate() error {
 	if _, err := gossip.ParseListenAddrs(c.listen); err != nil {
 		return usagef("%v", err)
 	}
+	if _, err := gossip.ParseListenAddrs(c.announce); err != nil {
+		return usagef("invalid --announce: %v", err)
+	}
 	if _, err := gossip.ParsePeerAddrs(c.relayPeers); err != nil {
 		return usagef("%v", err)
 	}
@@ -256,13 +261,14 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if host, _, _ := net.SplitHostPort(c.gatewayAddr); !isLoopback(host) {
 		log.Warn("the gateway listens beyond this machine; anyone who can reach it can try to sign in", "addr", c.gatewayAddr)
 	}
-	n, err := node.New(node.Config{
+	cfg := node.Config{
 		DataDir:     c.dataDir,
 		GatewayAddr: c.gatewayAddr,
 		ListenAddrs: c.listen,
 		DisableMDNS: !c.mdns,
 		Network: node.NetworkConfig{
 			Relays:       c.relayPeers,
+			Announce:     c.announce,
 			RelayService: c.relay,
 			Reachability: c.reach,
 			PortMap:      c.portMap,
@@ -273,7 +279,20 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		SMTPURL:   c.smtpURL,
 		MailFrom:  c.mailFrom,
 		Identity:  identity.Config{OAuth: identity.OAuthConfig{Google: c.google, GitHub: c.github}},
-	})
+	}
+	// CHATTERBOX_CLOCK_OFFSET (a duration such as -5m) runs the node as
+	// if the machine's clock were that far off. It exists for fault tests
+	// of clock skew; it is not a flag because no one should need it.
+	if v := os.Getenv("CHATTERBOX_CLOCK_OFFSET"); v != "" {
+		off, err := time.ParseDuration(v)
+		if err != nil {
+			return usagef("invalid CHATTERBOX_CLOCK_OFFSET %q: want a duration such as -5m", v)
+		}
+		log.Warn("running with a shifted clock", "offset", off)
+		skewed := func() time.Time { return time.Now().Add(off) }
+		cfg.Party.Now, cfg.Identity.Now = skewed, skewed
+	}
+	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}
