@@ -239,3 +239,41 @@ func TestPeerLimits(t *testing.T) {
 		t.Fatal("the budget did not refill")
 	}
 }
+
+// A peer flooding requests over a real connection gets refused past its
+// budget while another peer's requests are still answered.
+func TestRequestFloodIsRefused(t *testing.T) {
+	var nets []*Network
+	var hosts []host.Host
+	for range 3 {
+		h := loopbackHost(t, nil)
+		n, err := NewNetwork(h, newTestDomain(), NetworkConfig{Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		nets, hosts = append(nets, n), append(hosts, h)
+	}
+	server, flooder, honest := nets[0], nets[1], nets[2]
+	addrs := func() []string {
+		var out []string
+		for _, a := range hosts[0].Addrs() {
+			out = append(out, a.String())
+		}
+		return out
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	refused := 0
+	for range requestBurstPeer + 100 {
+		if _, err := flooder.Request(ctx, server.SelfPeer(), addrs, []byte("{}")); err != nil {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("%d requests in a burst were all answered; the limit is %d", requestBurstPeer+100, requestBurstPeer)
+	}
+	if _, err := honest.Request(ctx, server.SelfPeer(), addrs, []byte("{}")); err != nil {
+		t.Fatalf("another peer's request was refused: %v", err)
+	}
+}

@@ -421,3 +421,80 @@ func expiredInvite(t *testing.T, owner *node.Node, pv party.View) string {
 	}
 	return token
 }
+
+// TestBrowserAccountFlows drives the account pages in the browser: the
+// verification link from a real mail, sign-out, a wrong password, forgot
+// and reset password from the mailed link, and an invite accepted while
+// the owner's node is offline, which moves on by itself when it is back.
+func TestBrowserAccountFlows(t *testing.T) {
+	exe := chromiumPath(t)
+	ms := nodetest.StartMailServer(t, false)
+	n := mailNode(t, ms, false, nil)
+	// Links in mails name localhost; the app is used there too.
+	base := strings.Replace(n.GatewayURL(), "127.0.0.1", "localhost", 1)
+	c := newChrome(t, "carol", exe, base)
+
+	c.signUp("Carol", "carol@example.test", "correct horse battery staple")
+	verify := nodetest.ParseMail(t, ms.Next(t).Raw).Link(t)
+	c.run("follow the verification link",
+		chromedp.Navigate(verify),
+		chromedp.WaitVisible(`//*[@data-testid="done"][contains(., "your email carol@example.test is verified")]`, chromedp.BySearch),
+		chromedp.Click(`//a[contains(., "Open ChatterBox")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`[data-testid=me]`),
+		chromedp.WaitNotPresent(`[data-testid=verify-banner]`),
+	)
+
+	c.run("sign out", chromedp.Click(`button[aria-label="Sign out"]`), chromedp.WaitVisible(`input[autocomplete=current-password]`))
+	c.run("a wrong password gets its sentence",
+		chromedp.SendKeys(`input[type=email]`, "carol@example.test"),
+		chromedp.SendKeys(`input[autocomplete=current-password]`, "not my password at all"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`//*[@data-testid="error"][contains(., "The email or password is wrong.")]`, chromedp.BySearch),
+	)
+	c.run("ask for a reset",
+		chromedp.Click(`//a[contains(., "Forgot password?")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`input[type=email]`),
+		chromedp.SendKeys(`input[type=email]`, "carol@example.test"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`[role=status]`),
+	)
+	reset := nodetest.ParseMail(t, ms.Next(t).Raw).Link(t)
+	const newPassword = "a brand new passphrase for carol"
+	c.run("reset the password from the mailed link",
+		chromedp.Navigate(reset),
+		chromedp.WaitVisible(`input[autocomplete=new-password]`),
+		chromedp.SendKeys(`input[autocomplete=new-password]`, newPassword),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=done]`),
+		chromedp.Click(`//button[contains(., "Sign in")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`input[autocomplete=current-password]`),
+		chromedp.SendKeys(`input[type=email]`, "carol@example.test"),
+		chromedp.SendKeys(`input[autocomplete=current-password]`, newPassword),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=me]`),
+	)
+
+	// An invite whose owner's node is offline: pending, then admitted.
+	owner := nodetest.StartWith(t, nodetest.Config(t, t.TempDir()))
+	api := nodetest.NewClient(t, owner.GatewayURL())
+	api.SignUp("dan@example.test", "correct horse battery staple", "Dan")
+	p := api.Must(201, "POST", "/api/parties", map[string]string{"name": "Later"})
+	link := api.Must(201, "POST", "/api/parties/"+p.String("id")+"/invites", map[string]any{}).String("link")
+	_, token, _ := strings.Cut(link, "#")
+	cfg := nodetest.SameAddrs(owner)
+	if err := owner.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.run("accept while the owner is offline",
+		c.open("/join#"+token),
+		chromedp.WaitVisible(`//*[@data-testid="invite-party"][text()="Later"]`, chromedp.BySearch),
+		chromedp.Click(`[data-testid=join]`),
+		chromedp.WaitVisible(`[data-testid=pending]`),
+	)
+	nodetest.StartWith(t, cfg)
+	c.run("admitted without doing anything", chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Later"]`, chromedp.BySearch))
+
+	if errs := c.pageErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors: %v", errs)
+	}
+}
