@@ -43,7 +43,7 @@ func ParseListenAddrs(addrs []string) ([]ma.Multiaddr, error) {
 	for _, s := range addrs {
 		m, err := ma.NewMultiaddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("invalid listen address %q: %w", s, err)
+			return nil, fmt.Errorf("invalid multiaddr %q: %w", s, err)
 		}
 		out = append(out, m)
 	}

@@ -277,7 +277,9 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 	a.run("alice sends", chromedp.SendKeys(`[data-testid=composer]`, "hello from Alice\r"),
 		chromedp.WaitVisible(messageXPath("hello from Alice", "sent"), chromedp.BySearch))
 	b.within(2*time.Second, "bob sees alice's message live", chromedp.WaitVisible(messageXPath("hello from Alice", "sent"), chromedp.BySearch))
-	b.run("bob sends", chromedp.SendKeys(`[data-testid=composer]`, "hi Alice, Bob here\r"),
+	b.run("bob starts typing", chromedp.SendKeys(`[data-testid=composer]`, "hi Alice, Bob here"))
+	a.run("alice sees bob typing", chromedp.WaitVisible(`//*[@data-testid="typing"][contains(., "Bob is typing")]`, chromedp.BySearch))
+	b.run("bob sends", chromedp.SendKeys(`[data-testid=composer]`, "\r"),
 		chromedp.WaitVisible(messageXPath("hi Alice, Bob here", "sent"), chromedp.BySearch))
 	a.within(2*time.Second, "alice sees bob's message live", chromedp.WaitVisible(messageXPath("hi Alice, Bob here", "sent"), chromedp.BySearch))
 
@@ -336,6 +338,16 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 		chromedp.WaitVisible(messageXPath("hi Alice, Bob here (edited)", "sent"), chromedp.BySearch),
 	)
 	a.run("alice sees the edit", chromedp.WaitVisible(messageXPath("hi Alice, Bob here (edited)", "sent"), chromedp.BySearch))
+
+	// Alice deletes her first message; both see it gone.
+	a.run("alice deletes her message",
+		chromedp.Click(`//div[@data-testid="message"][.//*[text()="hello from Alice"]]//button[@aria-label="Message options"]`, chromedp.BySearch),
+		chromedp.Click(`//button[@role="menuitem"][contains(., "Delete")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(messageXPath("hello from Alice", ""), chromedp.BySearch),
+		chromedp.WaitVisible(`//div[@data-testid="message"]//*[contains(., "This message was deleted.")]`, chromedp.BySearch),
+	)
+	b.run("bob sees it deleted", chromedp.WaitNotPresent(messageXPath("hello from Alice", ""), chromedp.BySearch),
+		chromedp.WaitVisible(`//div[@data-testid="message"]//*[contains(., "This message was deleted.")]`, chromedp.BySearch))
 
 	// A message in a topic Alice is not reading marks it unread.
 	a.openTopic("novels")

@@ -195,7 +195,7 @@ func (c *runConfig) validate() error {
 		return usagef("invalid --gateway-addr %q: name the host, e.g. 127.0.0.1:%s (an empty host would listen on every interface)", c.gatewayAddr, port)
 	}
 	if _, err := gossip.ParseListenAddrs(c.listen); err != nil {
-		return usagef("%v", err)
+		return usagef("invalid --listen: %v", err)
 	}
 	if _, err := gossip.ParseListenAddrs(c.announce); err != nil {
 		return usagef("invalid --announce: %v", err)
