@@ -404,6 +404,41 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 		}
 	}
 
+	// The owner renames the party and a topic; the member sees both.
+	a.run("back to the desktop layout", chromedp.EmulateViewport(1280, 800), chromedp.WaitVisible(`nav[aria-label="Topics"]`))
+	a.menu("open the rename dialog", "Party options", "Rename party")
+	a.run("rename the party",
+		chromedp.WaitVisible(`[role=dialog] input`),
+		chromedp.Evaluate(`document.querySelector('[role=dialog] input').select()`, nil),
+		chromedp.SendKeys(`[role=dialog] input`, "Readers"),
+		chromedp.Click(`[role=dialog] button[type=submit]`),
+		chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Readers"]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`[role=dialog]`),
+	)
+	a.menu("open the topic's rename dialog", "Options for topic novels", "Rename topic")
+	a.run("rename the topic",
+		chromedp.WaitVisible(`[role=dialog] input`),
+		chromedp.Evaluate(`document.querySelector('[role=dialog] input').select()`, nil),
+		chromedp.SendKeys(`[role=dialog] input`, "fiction"),
+		chromedp.Click(`[role=dialog] button[type=submit]`),
+		chromedp.WaitVisible(`//nav[@aria-label="Topics"]//button[contains(., "fiction")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`[role=dialog]`),
+	)
+	b.run("bob sees the new names", chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Readers"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//nav[@aria-label="Topics"]//button[contains(., "fiction")]`, chromedp.BySearch))
+
+	// The owner removes Bob; his app drops the party and tells him.
+	a.menu("open bob's options", "Options for Bob", "Remove from party")
+	a.run("confirm the removal",
+		chromedp.Click(`//section[@role="dialog"]//button[contains(., "Remove")]|//div[@role="dialog"]//button[contains(., "Remove")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`//section[@aria-label="Members"]//*[contains(., "Bob")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`[role=dialog]`),
+	)
+	b.run("bob is told and the party is gone",
+		chromedp.WaitVisible(`//*[contains(., "You were removed from Readers.")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//*[contains(., "Welcome, Bob")]`, chromedp.BySearch),
+	)
+
 	// An expired invite shows its sentence.
 	expired := expiredInvite(t, nodes[0], pv)
 	b.run("open an expired invite",
