@@ -155,11 +155,26 @@ func (b *chrome) dialog(step, text string) {
 	)
 }
 
+// menu opens a menu and picks an item. A click that lands while the
+// layout is still moving (a resize, a closing dialog) may miss the menu,
+// so the opening click is repeated until the item shows.
 func (b *chrome) menu(step, button, item string) {
+	itemSel := `//button[@role="menuitem"][contains(., ` + xpathText(item) + `)]`
 	b.run(step,
-		chromedp.Click(`button[aria-label="`+button+`"]`),
-		chromedp.WaitVisible(`//button[@role="menuitem"][contains(., `+xpathText(item)+`)]`, chromedp.BySearch),
-		chromedp.Click(`//button[@role="menuitem"][contains(., `+xpathText(item)+`)]`, chromedp.BySearch),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			for {
+				if err := chromedp.Click(`button[aria-label="`+button+`"]`).Do(ctx); err != nil {
+					return err
+				}
+				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				err := chromedp.WaitVisible(itemSel, chromedp.BySearch).Do(wctx)
+				cancel()
+				if err == nil || ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+		}),
+		chromedp.Click(itemSel, chromedp.BySearch),
 	)
 }
 
@@ -405,7 +420,8 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 	}
 
 	// The owner renames the party and a topic; the member sees both.
-	a.run("back to the desktop layout", chromedp.EmulateViewport(1280, 800), chromedp.WaitVisible(`nav[aria-label="Topics"]`))
+	a.run("back to the desktop layout", chromedp.EmulateViewport(1280, 800),
+		waitJS(`document.querySelector('nav[aria-label=Topics]').getBoundingClientRect().left >= 72`))
 	a.menu("open the rename dialog", "Party options", "Rename party")
 	a.run("rename the party",
 		chromedp.WaitVisible(`[role=dialog] input`),
