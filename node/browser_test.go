@@ -163,7 +163,7 @@ func (b *chrome) menu(step, button, item string) {
 	b.run(step,
 		chromedp.ActionFunc(func(ctx context.Context) error {
 			for {
-				if err := chromedp.Click(`button[aria-label="`+button+`"]`).Do(ctx); err != nil {
+				if err := chromedp.Click(`button[aria-label="` + button + `"]`).Do(ctx); err != nil {
 					return err
 				}
 				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
