@@ -132,8 +132,10 @@ type partyTopic struct {
 	done   chan struct{}
 }
 
-// NewNetwork starts GossipSub on h, serves the request protocol, and starts
-// the loop that keeps wanted peers connected.
+// NewNetwork starts GossipSub on h and watches reachability. Start then
+// serves the request protocol and keeps wanted peers connected; until
+// then the domain is not called except to validate and deliver gossip on
+// topics it joined.
 func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 	if cfg.RedialInterval <= 0 {
 		cfg.RedialInterval = 10 * time.Second
@@ -185,12 +187,6 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 		return nil, fmt.Errorf("watch reachability: %w", err)
 	}
 	n.loadAddrBook()
-	if err := n.watchIdentify(); err != nil {
-		cancel()
-		n.wg.Wait()
-		return nil, fmt.Errorf("watch identify: %w", err)
-	}
-	h.SetStreamHandler(RequestProtocol, n.handleStream)
 	notify := func(ev peerEvent) {
 		select {
 		case n.connected <- ev:
@@ -205,9 +201,21 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 			}
 		},
 	})
+	return n, nil
+}
+
+// Start serves the request protocol and starts the work that calls the
+// domain: the loop that tells it of connections and dials its wanted
+// peers, and the address book's identify watcher. Call it once the domain
+// is ready to be called.
+func (n *Network) Start() error {
+	if err := n.watchIdentify(); err != nil {
+		return fmt.Errorf("watch identify: %w", err)
+	}
+	n.host.SetStreamHandler(RequestProtocol, n.handleStream)
 	n.wg.Add(1)
 	go n.loop()
-	return n, nil
+	return nil
 }
 
 // Close leaves every topic, stops serving requests and waits for the

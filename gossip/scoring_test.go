@@ -95,6 +95,9 @@ func TestInvalidFloodIsCutOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { n.Close() })
 		if err := n.JoinTopic(party); err != nil {
 			t.Fatal(err)
@@ -249,6 +252,9 @@ func TestRequestFloodIsRefused(t *testing.T) {
 		h := loopbackHost(t, nil)
 		n, err := NewNetwork(h, newTestDomain(), NetworkConfig{Logger: quietLogger()})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })

@@ -251,6 +251,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.ps.Start(n.net); err != nil {
 		return err
 	}
+	if err := n.net.Start(); err != nil {
+		return err
+	}
 	if err := gw.Start(); err != nil {
 		return err
 	}
