@@ -334,7 +334,9 @@ func (n *Network) handleStream(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(30 * time.Second))
 	if !n.limits.allowRequest(s.Conn().RemotePeer()) {
-		n.log.Warn("peer is over the request rate; refusing its request", "peer", s.Conn().RemotePeer())
+		if n.limits.shouldLog(s.Conn().RemotePeer()) {
+			n.log.Warn("peer is over the request rate; refusing its requests for now", "peer", s.Conn().RemotePeer())
+		}
 		s.Reset()
 		return
 	}
@@ -367,6 +369,9 @@ func (n *Network) JoinTopic(party string) error {
 	name := TopicName(party)
 	validator := func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		if !n.limits.allowGossip(from, party) {
+			if n.limits.shouldLog(from) {
+				n.log.Warn("peer is over the gossip rate; dropping its messages for now (sync repairs honest gaps)", "peer", from, "party", party)
+			}
 			// Over the rate: dropped without judging, and without penalty
 			// (an honest peer forwarding a burst may hit it too). Peers
 			// resend what was dropped through sync.

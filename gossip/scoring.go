@@ -96,6 +96,7 @@ const (
 
 type peerLimits struct {
 	mu       sync.Mutex
+	warned   map[peer.ID]time.Time  // guarded by mu: last drop logged per peer
 	gossip   map[[2]string]*limiter // guarded by mu: (peer, party)
 	parties  map[string]*limiter    // guarded by mu
 	requests map[peer.ID]*limiter   // guarded by mu
@@ -108,7 +109,7 @@ type limiter struct {
 }
 
 func newPeerLimits() *peerLimits {
-	return &peerLimits{gossip: map[[2]string]*limiter{}, parties: map[string]*limiter{}, requests: map[peer.ID]*limiter{}, swept: time.Now()}
+	return &peerLimits{warned: map[peer.ID]time.Time{}, gossip: map[[2]string]*limiter{}, parties: map[string]*limiter{}, requests: map[peer.ID]*limiter{}, swept: time.Now()}
 }
 
 func take[K comparable](m map[K]*limiter, k K, r rate.Limit, burst int, now time.Time) bool {
@@ -137,6 +138,24 @@ func (pl *peerLimits) maybeSweep(now time.Time) {
 	sweep(pl.gossip, now)
 	sweep(pl.parties, now)
 	sweep(pl.requests, now)
+	for p, at := range pl.warned {
+		if now.Sub(at) > limiterIdle {
+			delete(pl.warned, p)
+		}
+	}
+}
+
+// shouldLog reports whether a drop from p should be logged: at most once
+// a minute per peer, so a flood cannot flood the log too.
+func (pl *peerLimits) shouldLog(p peer.ID) bool {
+	now := time.Now()
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if now.Sub(pl.warned[p]) < time.Minute {
+		return false
+	}
+	pl.warned[p] = now
+	return true
 }
 
 func (pl *peerLimits) allowGossip(p peer.ID, party string) bool {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,12 +177,25 @@ func TestInvalidFloodIsCutOff(t *testing.T) {
 	// It cannot come back while banned.
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
-	if err := mh.Connect(dctx, peer.AddrInfo{ID: a.h.ID(), Addrs: a.h.Addrs()}); err == nil {
-		// The dial may complete at the transport before a's gater closes it.
-		time.Sleep(100 * time.Millisecond)
-		if a.h.Network().Connectedness(mh.ID()) == network.Connected {
-			t.Fatal("a banned peer reconnected")
+	// The dialer's side of the handshake may finish before a's gater
+	// refuses the peer, so watch a's side: it must never add the
+	// connection, and the dialer must see it closed.
+	var readmitted atomic.Bool
+	a.h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		if c.RemotePeer() == mh.ID() {
+			readmitted.Store(true)
 		}
+	}})
+	mh.Connect(dctx, peer.AddrInfo{ID: a.h.ID(), Addrs: a.h.Addrs()})
+	deadline = time.Now().Add(10 * time.Second)
+	for mh.Network().Connectedness(a.h.ID()) == network.Connected {
+		if time.Now().After(deadline) {
+			t.Fatal("the banned peer's connection stayed open")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if readmitted.Load() || a.h.Network().Connectedness(mh.ID()) == network.Connected {
+		t.Fatal("a banned peer was let back in")
 	}
 
 	// Honest peers keep delivering to each other.
