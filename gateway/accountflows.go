@@ -12,6 +12,10 @@ import (
 // oauthCookie binds a sign-in's state to the browser that started it.
 const oauthCookie = "cb_oauth_state"
 
+// loginCookie binds a one-time login code to the browser that finished the
+// sign-in.
+const loginCookie = "cb_oauth_login"
+
 func (s *Server) accountRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/auth/verify-email", s.handleVerifyEmail)
 	mux.Handle("POST /api/auth/resend-verification", s.requireAuth(s.handleResendVerification))
@@ -87,7 +91,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 func (s *Server) secureCookies() bool { return strings.HasPrefix(s.cfg.PublicURL, "https://") }
 
 func (s *Server) handleOAuthStart(w http.ResponseWriter, r *http.Request) {
-	authURL, state, err := s.id.OAuthStart(r.PathValue("provider"))
+	authURL, state, err := s.id.OAuthStart(r.PathValue("provider"), clientKey(r))
 	if err != nil {
 		s.oauthDone(w, r, err)
 		return
@@ -115,7 +119,10 @@ func (s *Server) handleOAuthCallback(w http.ResponseWriter, r *http.Request) {
 		s.oauthDone(w, r, err)
 		return
 	}
-	code := s.id.NewLoginCode(acct.ID)
+	code, binding := s.id.NewLoginCode(acct.ID)
+	// The code only works with this cookie, which only this browser holds.
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: binding, Path: "/api/auth/oauth/exchange", MaxAge: 120,
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, s.cfg.PublicURL+"/oauth/done#code="+url.QueryEscape(code), http.StatusFound)
 }
 
@@ -126,7 +133,9 @@ func (s *Server) oauthDone(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("oauth sign-in failed", "err", err)
 		ae = &apiError{Code: "oauth_failed", Message: "Signing in failed. Try again."}
 	}
-	frag := url.Values{"error": {ae.Code}, "message": {ae.Message}}.Encode()
+	// Only the code travels: the page shows its own sentence for it, so no
+	// link can make it show someone else's text.
+	frag := url.Values{"error": {ae.Code}}.Encode()
 	http.Redirect(w, r, s.cfg.PublicURL+"/oauth/done#"+frag, http.StatusFound)
 }
 
@@ -138,7 +147,13 @@ func (s *Server) handleOAuthExchange(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	toks, acct, err := s.id.ExchangeLoginCode(req.Code)
+	binding := ""
+	if c, err := r.Cookie(loginCookie); err == nil {
+		binding = c.Value
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/api/auth/oauth/exchange", MaxAge: -1,
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode})
+	toks, acct, err := s.id.ExchangeLoginCode(req.Code, binding)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

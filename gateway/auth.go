@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -42,12 +43,26 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	acct, err := s.id.Register(identity.RegisterInput{Email: req.Email, Password: req.Password, DisplayName: req.DisplayName})
-	if err != nil {
+	acct, err := s.id.Register(identity.RegisterInput{Email: req.Email, Password: req.Password, DisplayName: req.DisplayName, Client: clientKey(r)})
+	// A taken address is answered exactly like a new one (its owner gets a
+	// mail instead), as forgot-password does: registration tells no one
+	// which addresses have accounts.
+	if err != nil && !errors.Is(err, identity.ErrEmailTaken) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, viewAccount(acct))
+	email, _ := identity.NormalizeEmail(req.Email)
+	if err == nil {
+		email = acct.Email
+	}
+	writeJSON(w, http.StatusAccepted, registeredView{Email: email, Status: "check_email"})
+}
+
+// registeredView answers a registration: the same for a new and a taken
+// address. The client signs in next.
+type registeredView struct {
+	Email  string `json:"email"`
+	Status string `json:"status"`
 }
 
 type tokensView struct {

@@ -34,6 +34,7 @@ var partyErrors = map[string]struct {
 	"owner_cannot_leave":     {http.StatusConflict, "The owner cannot leave or be removed. Delete the party instead."},
 	"party_frozen":           {http.StatusConflict, "This party's history has a conflict, so new members cannot join until it is repaired."},
 	"request_replayed":       {http.StatusConflict, "This join request was already used. Accept the invite again."},
+	"banned":                 {http.StatusForbidden, "You were removed from this party and cannot join it again unless its owner lifts the ban."},
 	"owner_unreachable":      {http.StatusServiceUnavailable, "The party owner's node cannot be reached right now."},
 	"not_owner_node":         {http.StatusConflict, "This node does not host the party's owner."},
 	"op_invalid":             {http.StatusUnprocessableEntity, "That change is not valid for this party."},

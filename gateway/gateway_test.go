@@ -139,20 +139,24 @@ func bearer(r resp) []string { return []string{"Authorization", "Bearer " + r.st
 func TestRegisterLoginMeLogout(t *testing.T) {
 	srv := testServer(t)
 	r := do(t, srv, "POST", "/api/auth/register", registerBody("Ann@Example.com"))
-	expect(t, r, 201, "")
-	if r.str("email") != "ann@example.com" || r.str("memberId") == "" || r.str("fingerprint") == "" || r.Body["emailVerified"] != false {
+	expect(t, r, 202, "")
+	if r.str("email") != "ann@example.com" || r.str("status") != "check_email" || len(r.Body) != 2 {
 		t.Fatalf("register body = %s", r.Raw)
 	}
-	for _, secret := range []string{"passwordHash", "memberKey", "password"} {
-		if _, ok := r.Body[secret]; ok {
-			t.Fatalf("register response leaks %q: %s", secret, r.Raw)
-		}
-	}
-	memberID := r.str("memberId")
 
 	login := signIn(t, srv, "ann@example.com")
 	if login.str("refreshToken") == "" || login.str("tokenType") != "Bearer" || login.Body["account"] == nil {
 		t.Fatalf("login body = %s", login.Raw)
+	}
+	acct := login.Body["account"].(map[string]any)
+	memberID, _ := acct["memberId"].(string)
+	if acct["email"] != "ann@example.com" || memberID == "" || acct["fingerprint"] == "" || acct["emailVerified"] != false {
+		t.Fatalf("login account = %s", login.Raw)
+	}
+	for _, secret := range []string{"passwordHash", "memberKey", "password"} {
+		if _, ok := acct[secret]; ok {
+			t.Fatalf("login response leaks %q: %s", secret, login.Raw)
+		}
 	}
 	me := do(t, srv, "GET", "/api/me", nil, bearer(login)...)
 	expect(t, me, 200, "")
@@ -174,14 +178,14 @@ func TestRegisterLoginMeLogout(t *testing.T) {
 
 func TestRegisterErrors(t *testing.T) {
 	srv := testServer(t)
-	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 201, "")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 202, "")
 	tests := []struct {
 		name   string
 		body   any
 		status int
 		code   string
 	}{
-		{"duplicate email", registerBody("ANN@example.com"), 409, "email_taken"},
+		{"taken email, answered like a new one", registerBody("ANN@example.com"), 202, ""},
 		{"weak password", map[string]string{"email": "b@example.com", "password": "password1", "displayName": "B"}, 422, "weak_password"},
 		{"short password", map[string]string{"email": "b@example.com", "password": "x7!", "displayName": "B"}, 422, "weak_password"},
 		{"invalid email", map[string]string{"email": "not-an-email", "password": goodPassword, "displayName": "B"}, 422, "invalid_email"},
@@ -208,7 +212,7 @@ func TestLoginErrorsAndThrottle(t *testing.T) {
 	srv := testServer(t, func(c *identity.Config) {
 		c.AccountThrottle = identity.ThrottlePolicy{Burst: 3, Every: time.Hour}
 	})
-	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 201, "")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 202, "")
 	wrong := do(t, srv, "POST", "/api/auth/login", map[string]string{"email": "ann@example.com", "password": "not the password"})
 	unknown := do(t, srv, "POST", "/api/auth/login", map[string]string{"email": "zed@example.com", "password": "not the password"})
 	expect(t, wrong, 401, "invalid_credentials")
@@ -228,7 +232,7 @@ func TestLoginErrorsAndThrottle(t *testing.T) {
 
 func TestRefreshRotationAndReuse(t *testing.T) {
 	srv := testServer(t)
-	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 201, "")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("ann@example.com")), 202, "")
 	login := signIn(t, srv, "ann@example.com")
 	r1 := do(t, srv, "POST", "/api/auth/refresh", map[string]string{"refreshToken": login.str("refreshToken")})
 	expect(t, r1, 200, "")
@@ -255,7 +259,7 @@ func TestHostAndOriginChecks(t *testing.T) {
 	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Origin", "null"), 403, "bad_origin")
 	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Sec-Fetch-Site", "cross-site"), 403, "bad_origin")
 	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Sec-Fetch-Site", "same-site"), 403, "bad_origin")
-	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Origin", self, "Sec-Fetch-Site", "same-origin"), 201, "")
+	expect(t, do(t, srv, "POST", "/api/auth/register", registerBody("a@example.com"), "Origin", self, "Sec-Fetch-Site", "same-origin"), 202, "")
 	// Reads are allowed cross-origin (the browser keeps the answer from the page).
 	expect(t, do(t, srv, "GET", "/api/node", nil, "Origin", "https://evil.example"), 200, "")
 }

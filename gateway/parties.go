@@ -39,6 +39,9 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 	route("DELETE /api/parties/{id}/members/{memberId}", noContent(s, func(r *http.Request, p identity.Principal) error {
 		return ps.Kick(r.Context(), actor(p), r.PathValue("id"), r.PathValue("memberId"))
 	}))
+	route("DELETE /api/parties/{id}/bans/{memberId}", noContent(s, func(r *http.Request, p identity.Principal) error {
+		return ps.Unban(r.Context(), actor(p), r.PathValue("id"), r.PathValue("memberId"))
+	}))
 
 	route("POST /api/parties/{id}/invites", withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req inviteRequest) (any, error) {
 		if req.ExpiresIn < 0 || req.ExpiresIn > int64(party.MaxInviteTTL/time.Second) {

@@ -19,13 +19,17 @@ import (
 
 // WebSocket tuning.
 const (
-	wsQueue       = 256 // events buffered per client before it is dropped
-	wsTicketTTL   = 30 * time.Second
-	wsPingEvery   = 25 * time.Second
-	wsWriteWait   = 10 * time.Second
-	wsMaxFrame    = 64 << 10
-	maxWSTickets  = 1000
-	closeOverflow = 4008 // our close code: the client fell behind; reload history
+	wsQueue      = 256 // events buffered per client before it is dropped
+	wsTicketTTL  = 30 * time.Second
+	wsPingEvery  = 25 * time.Second
+	wsWriteWait  = 10 * time.Second
+	wsMaxFrame   = 64 << 10
+	maxWSTickets = 1000
+	// maxWSTicketsPerAccount bounds one account's unused tickets, so one
+	// account cannot take the node's whole table (a browser needs one per
+	// tab that is connecting).
+	maxWSTicketsPerAccount = 20
+	closeOverflow          = 4008 // our close code: the client fell behind; reload history
 )
 
 // hub fans events out to WebSocket clients. It owns every connection: the
@@ -76,6 +80,17 @@ func (s *Server) handleWSTicket(w http.ResponseWriter, r *http.Request, p identi
 		if now.After(t.expires) {
 			delete(h.tickets, k)
 		}
+	}
+	mine := 0
+	for _, t := range h.tickets {
+		if t.principal.Account.ID == p.Account.ID {
+			mine++
+		}
+	}
+	if mine >= maxWSTicketsPerAccount {
+		h.mu.Unlock()
+		writeAPIError(w, &apiError{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "Too many connections are starting for this account. Try again shortly.", RetryAfter: wsTicketTTL})
+		return
 	}
 	if len(h.tickets) >= maxWSTickets {
 		h.mu.Unlock()
@@ -336,6 +351,32 @@ func (s *Server) WSClients() int {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
 	return len(s.hub.clients)
+}
+
+// SessionsEnded closes at once the WebSockets of sessions that ended
+// (logout, password reset) and drops their unused tickets.
+func (s *Server) SessionsEnded(ids []string) {
+	ended := map[string]bool{}
+	for _, id := range ids {
+		ended[id] = true
+	}
+	h := s.hub
+	h.mu.Lock()
+	var clients []*wsClient
+	for c := range h.clients {
+		if ended[c.principal.SessionID] {
+			clients = append(clients, c)
+		}
+	}
+	for k, t := range h.tickets {
+		if ended[t.principal.SessionID] {
+			delete(h.tickets, k)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		c.close(websocket.ClosePolicyViolation, "session ended")
+	}
 }
 
 // Close disconnects every client and waits for their goroutines.

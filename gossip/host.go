@@ -87,6 +87,9 @@ type HostConfig struct {
 	PortMap bool
 	// Gater decides which peers may connect; nil means NewGater().
 	Gater *Gater
+	// Version goes into the libp2p user agent, "chatterbox/<version>";
+	// empty means "dev".
+	Version string
 }
 
 // Connection limits for a personal node: a handful of parties of ten
@@ -97,6 +100,14 @@ const (
 	ConnHigh  = 96
 	connGrace = time.Minute
 )
+
+// UserAgent is what a node announces to peers in identify.
+func UserAgent(version string) string {
+	if version == "" {
+		version = "dev"
+	}
+	return "chatterbox/" + version
+}
 
 // NewHost builds and starts the node's libp2p host: TCP and QUIC, AutoNAT
 // (and answering others' AutoNAT probes), circuit relay v2 as a client
@@ -139,6 +150,7 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	}
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Key),
+		libp2p.UserAgent(UserAgent(cfg.Version)),
 		libp2p.ListenAddrs(addrs...),
 		// TCP and QUIC only: the default set also starts WebTransport and
 		// WebRTC, which a node talking to other nodes does not use and

@@ -3,10 +3,13 @@ package gossip
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,13 +17,16 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 	"github.com/libp2p/go-msgio"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // RequestProtocol carries one request frame and one response frame per
@@ -33,10 +39,36 @@ const (
 	MaxResponseFrame = 8 << 20
 )
 
-const topicPrefix = "/chatterbox/1/party/"
+const topicPrefix = "/chatterbox/2/party/"
 
-// TopicName is the pubsub topic of a party.
-func TopicName(party string) string { return topicPrefix + party }
+// TopicName is the pubsub topic of a party: a hash of the party id, so a
+// peer that sees the name (a member of another of our parties, in our
+// pubsub hello) does not learn the party id.
+func TopicName(party string) string {
+	sum := sha256.Sum256([]byte("chatterbox/topic/v2\n" + party))
+	return topicPrefix + hex.EncodeToString(sum[:16])
+}
+
+func isPartyTopic(topic string) bool { return strings.HasPrefix(topic, topicPrefix) }
+
+// partyOfTopic returns the party of a topic we are in.
+func (n *Network) partyOfTopic(topic string) (string, bool) {
+	v, ok := n.joined.Load(topic)
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
+}
+
+// joinedParties lists the parties whose topics we are in.
+func (n *Network) joinedParties() []string {
+	var out []string
+	n.joined.Range(func(_, v any) bool {
+		out = append(out, v.(string))
+		return true
+	})
+	return out
+}
 
 // Verdict is a judgement of a gossiped message.
 type Verdict int
@@ -109,10 +141,17 @@ type Network struct {
 	leaving map[string]*partyTopic     // guarded by mu: left, reader not yet stopped
 	dialing map[peer.ID]bool           // guarded by mu
 	backoff map[peer.ID]*redialBackoff // guarded by mu: peers that failed to dial
+	// closeSoon are evicted peers whose connections the loop closes.
+	closeSoon map[peer.ID]bool // guarded by mu
 
 	limits    *peerLimits
 	protected map[peer.ID]bool // owned by loop: peers protected from trimming
 	reach     atomic.Value     // string: the last reachability AutoNAT concluded
+
+	joined       sync.Map // topic name → party: topics joined (read on pubsub's event loop)
+	dropped      dropped  // subscriptions refused to peers not (yet) members
+	protoEmitter event.Emitter
+	closing      atomic.Bool
 }
 
 type redialBackoff struct {
@@ -151,9 +190,17 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 		host: h, domain: d, log: cfg.Logger, cfg: cfg, ctx: ctx, cancel: cancel,
 		redial: make(chan struct{}, 1), connected: make(chan peerEvent, 64),
 		topics: map[string]*partyTopic{}, leaving: map[string]*partyTopic{}, dialing: map[peer.ID]bool{},
-		backoff: map[peer.ID]*redialBackoff{}, limits: newPeerLimits(),
+		backoff: map[peer.ID]*redialBackoff{}, limits: newPeerLimits(), closeSoon: map[peer.ID]bool{},
 	}
-	ps, err := pubsub.NewGossipSub(ctx, h,
+	em, err := h.EventBus().Emitter(new(event.EvtPeerProtocolsUpdated))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("pubsub peer events: %w", err)
+	}
+	n.protoEmitter = em
+	// GossipSub sees the host through pubsubHost, which speaks pubsub only
+	// with party peers (members.go).
+	ps, err := pubsub.NewGossipSub(ctx, &pubsubHost{Host: h, allow: n.partyPeer},
 		pubsub.WithPeerScore(peerScoreParams(), &PeerScoreThresholds),
 		pubsub.WithPeerScoreInspect(n.inspectScores, cfg.ScoreInspectInterval),
 		pubsub.WithMaxMessageSize(MaxGossipMessage),
@@ -161,9 +208,12 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 		// may GRAFT. Flood publishing and the floodsub protocol would send
 		// to every subscriber, members or not, so both are off.
 		pubsub.WithPeerFilter(func(p peer.ID, topic string) bool {
-			party, ok := strings.CutPrefix(topic, topicPrefix)
+			party, ok := n.partyOfTopic(topic)
 			return ok && d.AllowPeer(party, p.String())
 		}),
+		// A peer's subscription to a party topic counts only if it is a
+		// member node of that party: others get no gossip (IHAVE) either.
+		pubsub.WithSubscriptionFilter(subscriptionFilter{n}),
 		pubsub.WithFloodPublish(false),
 		// Everything on a party topic is signed by its author (or the
 		// owner); a second signature by the relaying node's key would only
@@ -175,14 +225,16 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 			sum := sha256.Sum256(m.Data)
 			return string(sum[:])
 		}),
-		pubsub.WithGossipSubProtocols([]protocol.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11}, pubsub.GossipSubDefaultFeatures),
+		pubsub.WithGossipSubProtocols(gossipProtocols, pubsub.GossipSubDefaultFeatures),
 	)
 	if err != nil {
+		em.Close()
 		cancel()
 		return nil, fmt.Errorf("start gossipsub: %w", err)
 	}
 	n.ps = ps
 	if err := n.watchReachability(); err != nil {
+		em.Close()
 		cancel()
 		return nil, fmt.Errorf("watch reachability: %w", err)
 	}
@@ -222,6 +274,7 @@ func (n *Network) Start() error {
 // network's goroutines. It does not close the host.
 func (n *Network) Close() error {
 	n.once.Do(func() {
+		n.closing.Store(true) // from now on JoinTopic refuses, so no reader waits on itself
 		n.host.RemoveStreamHandler(RequestProtocol)
 		n.mu.Lock()
 		parties := make([]string, 0, len(n.topics))
@@ -234,8 +287,25 @@ func (n *Network) Close() error {
 		}
 		n.cancel()
 		n.wg.Wait()
+		n.protoEmitter.Close()
 	})
 	return nil
+}
+
+// TopicPeers lists the peers GossipSub counts as subscribed to party's
+// topic (after our subscription filter).
+func (n *Network) TopicPeers(party string) []string {
+	n.mu.Lock()
+	pt := n.topics[party]
+	n.mu.Unlock()
+	if pt == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range pt.topic.ListPeers() {
+		out = append(out, p.String())
+	}
+	return out
 }
 
 // SelfPeer is the host's peer ID.
@@ -247,6 +317,47 @@ func (n *Network) SelfAddrs() []string {
 	out := make([]string, len(addrs))
 	for i, a := range addrs {
 		out[i] = a.String()
+	}
+	return out
+}
+
+// ObservedAddrs are the addresses peer can be reached at that point at
+// the peer itself: its end of our live connections (relay circuits
+// included), and the listen addresses it told us in identify that are on
+// an IP we see it connected from (an outgoing connection's port may not be
+// its listening one). Addresses a peer merely declares elsewhere are never
+// taken, so dialling these later cannot be aimed at a third party.
+func (n *Network) ObservedAddrs(p string) []string {
+	id, err := peer.Decode(p)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	add := func(a ma.Multiaddr) {
+		if s := a.String(); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	ids, _ := n.host.(interface{ IDService() identify.IDService })
+	ips := map[string]bool{}
+	for _, c := range n.host.Network().ConnsToPeer(id) {
+		if ids != nil {
+			// The peer's listen addresses arrive with identify, which may
+			// still be running on a connection that just opened.
+			select {
+			case <-ids.IDService().IdentifyWait(c):
+			case <-time.After(2 * time.Second):
+			}
+		}
+		add(c.RemoteMultiaddr())
+		if ip, err := manet.ToIP(c.RemoteMultiaddr()); err == nil {
+			ips[ip.String()] = true
+		}
+	}
+	for _, a := range n.host.Peerstore().Addrs(id) {
+		if ip, err := manet.ToIP(a); err == nil && ips[ip.String()] {
+			add(a)
+		}
 	}
 	return out
 }
@@ -353,6 +464,9 @@ func (n *Network) handleStream(s network.Stream) {
 // topic twice is a no-op.
 func (n *Network) JoinTopic(party string) error {
 	for {
+		if n.closing.Load() {
+			return ErrClosed
+		}
 		n.mu.Lock()
 		if n.topics[party] != nil {
 			n.mu.Unlock()
@@ -363,11 +477,28 @@ func (n *Network) JoinTopic(party string) error {
 			break // holding mu
 		}
 		n.mu.Unlock()
-		<-old.done // its reader has stopped and closed the topic
+		select {
+		case <-old.done: // its reader has stopped and closed the topic
+		case <-n.ctx.Done():
+			return ErrClosed
+		}
 	}
 	defer n.mu.Unlock()
 	name := TopicName(party)
+	self := n.host.ID()
 	validator := func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if from == self {
+			// Our own publish: made and judged by our domain already, and
+			// never charged to a rate (refusing it would lose the post for
+			// everyone until the next sync).
+			return pubsub.ValidationAccept
+		}
+		if !n.domain.AllowPeer(party, from.String()) {
+			// Only member nodes may send on a party's topic. Dropped before
+			// any rate charge or judgement. Not a Reject: a member admitted
+			// a moment ago may forward before its join op reaches us.
+			return pubsub.ValidationIgnore
+		}
 		if !n.limits.allowGossip(from, party) {
 			if n.limits.shouldLog(from) {
 				n.log.Warn("peer is over the gossip rate; dropping its messages for now (sync repairs honest gaps)", "peer", from, "party", party)
@@ -408,6 +539,7 @@ func (n *Network) JoinTopic(party string) error {
 	ctx, cancel := context.WithCancel(n.ctx)
 	pt := &partyTopic{topic: t, sub: sub, cancel: cancel, done: make(chan struct{})}
 	n.topics[party] = pt
+	n.joined.Store(name, party)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -423,7 +555,6 @@ func (n *Network) JoinTopic(party string) error {
 			n.mu.Unlock()
 			close(pt.done)
 		}()
-		self := n.host.ID()
 		for {
 			m, err := sub.Next(ctx)
 			if err != nil {
@@ -453,11 +584,16 @@ func (n *Network) LeaveTopic(party string) error {
 	if pt == nil {
 		return nil
 	}
+	n.joined.Delete(TopicName(party))
+	n.dropped.take(party)
 	n.ps.UnregisterTopicValidator(TopicName(party))
 	pt.sub.Cancel()
 	pt.cancel()
 	return nil
 }
+
+// ErrClosed is returned by JoinTopic once the network is closing.
+var ErrClosed = fmt.Errorf("gossip: network closed: %w", net.ErrClosed)
 
 // ErrNotJoined is returned when publishing to a topic not joined.
 var ErrNotJoined = errors.New("gossip: not subscribed to that party")
@@ -499,6 +635,10 @@ func (n *Network) loop() {
 			n.dialWanted()
 		case <-tick.C:
 			n.dialWanted()
+			n.closeEvicted()
+			// Party peers pubsub gave up on (it stops re-opening streams
+			// after a few refusals, e.g. while a join was in flight).
+			n.startPubsub()
 		}
 	}
 }

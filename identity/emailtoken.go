@@ -124,6 +124,23 @@ func (s *Service) sendVerification(a Account) error {
 	return nil
 }
 
+// mailTaken tells the owner of an address that someone tried to register
+// it again (at most a few times per hour): registration answers the same
+// for taken and free addresses, so only the mailbox learns which it was.
+func (s *Service) mailTaken(a Account) {
+	now := s.now()
+	if s.mailFails.wait("taken:"+a.ID, now) > 0 {
+		return
+	}
+	s.mailFails.fail("taken:"+a.ID, now)
+	m, err := takenMail.render(a.Email, mailData{Name: a.DisplayName, Link: strings.TrimRight(s.cfg.PublicURL, "/") + "/signin"})
+	if err != nil {
+		s.log.Error("taken-address mail not rendered", "err", err)
+		return
+	}
+	s.queueMail(m)
+}
+
 // ResendVerification sends a new verification mail to a signed-in account,
 // at most a few times per hour.
 func (s *Service) ResendVerification(accountID string) error {

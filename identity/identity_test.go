@@ -523,3 +523,31 @@ func TestNodeKeyCreatedOnceWithMode0600(t *testing.T) {
 		t.Fatal("a corrupt key file was accepted (or silently replaced)")
 	}
 }
+
+// TestEmailTokensWorkOnlyForTheirKind: a verification token cannot reset a
+// password, a reset token cannot verify an email, and either works once.
+func TestEmailTokensWorkOnlyForTheirKind(t *testing.T) {
+	s, _ := newService(t)
+	a := register(t, s, "ann@example.com")
+	verify, err := s.issueToken(tokenVerify, a.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset, err := s.issueToken(tokenReset, a.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResetPassword(verify, "another strong passphrase 42"); err == nil {
+		t.Fatal("a verification token reset the password")
+	}
+	if _, err := s.VerifyEmail(reset); err == nil {
+		t.Fatal("a reset token verified the email")
+	}
+	// Each still works once for its own kind.
+	if acct, err := s.VerifyEmail(verify); err != nil || !acct.EmailVerified {
+		t.Fatalf("the verification token for its own kind: %v", err)
+	}
+	if _, err := s.VerifyEmail(verify); err == nil {
+		t.Fatal("a verification token worked twice")
+	}
+}

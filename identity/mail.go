@@ -212,6 +212,9 @@ var (
 	verifyMail = newTemplate("Confirm your email for ChatterBox",
 		"Hello {{.Name}},\n\nconfirm your email address by opening this link (valid for {{.Hours}} hours):\n\n{{.Link}}\n\nIf you did not sign up for ChatterBox, ignore this mail.\n",
 		`<p>Hello {{.Name}},</p><p>confirm your email address by opening this link (valid for {{.Hours}} hours):</p><p><a href="{{.Link}}">Confirm my email</a></p><p>If you did not sign up for ChatterBox, ignore this mail.</p>`)
+	takenMail = newTemplate("Someone tried to sign up to ChatterBox with your email",
+		"Hello {{.Name}},\n\nsomeone (hopefully you) tried to create a ChatterBox account with this address, which already has one. To get in, sign in here, or reset your password from the sign-in page if you forgot it:\n\n{{.Link}}\n\nIf it was not you, ignore this mail; nothing changed.\n",
+		`<p>Hello {{.Name}},</p><p>someone (hopefully you) tried to create a ChatterBox account with this address, which already has one. To get in, sign in here, or reset your password from the sign-in page if you forgot it:</p><p><a href="{{.Link}}">Sign in</a></p><p>If it was not you, ignore this mail; nothing changed.</p>`)
 	resetMail = newTemplate("Reset your ChatterBox password",
 		"Hello {{.Name}},\n\nsomeone (hopefully you) asked to reset your password. Choose a new one here (valid for {{.Hours}} hour):\n\n{{.Link}}\n\nIf it was not you, ignore this mail; your password stays as it is.\n",
 		`<p>Hello {{.Name}},</p><p>someone (hopefully you) asked to reset your password. Choose a new one here (valid for {{.Hours}} hour):</p><p><a href="{{.Link}}">Reset my password</a></p><p>If it was not you, ignore this mail; your password stays as it is.</p>`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,11 +61,13 @@ type provider struct {
 type pendingAuth struct {
 	provider string
 	verifier string
+	client   string
 	expires  time.Time
 }
 
 type loginCode struct {
 	accountID string
+	binding   string // SHA-256 of the secret in the browser's cookie
 	expires   time.Time
 }
 
@@ -83,6 +86,10 @@ const (
 	oauthFlowTTL  = 10 * time.Minute
 	loginCodeTTL  = 2 * time.Minute
 	maxOAuthFlows = 1000
+	// maxOAuthFlowsPerClient bounds the sign-ins one client may have
+	// started: starting more evicts its oldest, so no page (image tags
+	// pointing at /start) can fill the table for everyone.
+	maxOAuthFlowsPerClient = 8
 )
 
 func newOAuthState(cfg OAuthConfig, publicURL string) (*oauthState, error) {
@@ -128,7 +135,10 @@ func (s *Service) OAuthProviders() []string {
 // OAuthStart begins a sign-in: it returns the provider URL to redirect to
 // and the state, which the caller binds to the browser (a cookie). The PKCE
 // verifier stays on this node.
-func (s *Service) OAuthStart(providerName string) (authURL, state string, err error) {
+//
+// Sign-ins in progress are bounded per client and in all; starting one more
+// evicts the oldest (of the client first), so starting is never refused.
+func (s *Service) OAuthStart(providerName, client string) (authURL, state string, err error) {
 	p := s.oauth.providers[providerName]
 	if p == nil {
 		return "", "", ErrOAuthUnknownProvider
@@ -142,13 +152,32 @@ func (s *Service) OAuthStart(providerName string) (authURL, state string, err er
 			delete(o.pending, k)
 		}
 	}
-	if len(o.pending) >= maxOAuthFlows {
-		o.mu.Unlock()
-		return "", "", &ThrottledError{RetryAfter: time.Minute}
-	}
-	o.pending[state] = pendingAuth{provider: providerName, verifier: verifier, expires: now.Add(oauthFlowTTL)}
+	o.evictOldestLocked(func(p pendingAuth) bool { return p.client == client }, maxOAuthFlowsPerClient)
+	o.evictOldestLocked(func(pendingAuth) bool { return true }, maxOAuthFlows)
+	o.pending[state] = pendingAuth{provider: providerName, verifier: verifier, client: client, expires: now.Add(oauthFlowTTL)}
 	o.mu.Unlock()
 	return p.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), state, nil
+}
+
+// evictOldestLocked removes the oldest pending sign-ins matching match
+// until fewer than limit match.
+func (o *oauthState) evictOldestLocked(match func(pendingAuth) bool, limit int) {
+	for {
+		n, oldest, at := 0, "", time.Time{}
+		for k, v := range o.pending {
+			if !match(v) {
+				continue
+			}
+			n++
+			if oldest == "" || v.expires.Before(at) {
+				oldest, at = k, v.expires
+			}
+		}
+		if n < limit {
+			return
+		}
+		delete(o.pending, oldest)
+	}
 }
 
 // OAuthFinish completes a sign-in with the provider's code. cookieState is
@@ -361,9 +390,12 @@ func (s *Service) linkOAuth(providerName string, u oauthUser) (Account, error) {
 }
 
 // NewLoginCode returns a one-time code (2 minutes) that the web app
-// exchanges for tokens, so tokens never travel in a URL.
-func (s *Service) NewLoginCode(accountID string) string {
-	code := randomToken(32)
+// exchanges for tokens, so tokens never travel in a URL, and the secret
+// that binds it to the browser that finished the sign-in (the caller puts
+// it in an HttpOnly cookie): a code alone, carried to another browser
+// (login CSRF on a shared node), signs no one in.
+func (s *Service) NewLoginCode(accountID string) (code, binding string) {
+	code, binding = randomToken(32), randomToken(32)
 	now := s.now()
 	o := s.oauth
 	o.mu.Lock()
@@ -373,19 +405,26 @@ func (s *Service) NewLoginCode(accountID string) string {
 			delete(o.codes, k)
 		}
 	}
-	o.codes[code] = loginCode{accountID: accountID, expires: now.Add(loginCodeTTL)}
-	return code
+	if len(o.codes) >= maxOAuthFlows {
+		for k := range o.codes { // all live: drop one; its sign-in can be redone
+			delete(o.codes, k)
+			break
+		}
+	}
+	o.codes[code] = loginCode{accountID: accountID, binding: tokenHash(binding), expires: now.Add(loginCodeTTL)}
+	return code, binding
 }
 
-// ExchangeLoginCode starts a session for a one-time login code.
-func (s *Service) ExchangeLoginCode(code string) (Tokens, Account, error) {
+// ExchangeLoginCode starts a session for a one-time login code presented
+// with the binding secret NewLoginCode returned with it.
+func (s *Service) ExchangeLoginCode(code, binding string) (Tokens, Account, error) {
 	o := s.oauth
 	o.mu.Lock()
 	lc, ok := o.codes[code]
 	delete(o.codes, code)
 	o.mu.Unlock()
 	now := s.now()
-	if !ok || now.After(lc.expires) {
+	if !ok || now.After(lc.expires) || subtle.ConstantTimeCompare([]byte(tokenHash(binding)), []byte(lc.binding)) != 1 {
 		return Tokens{}, Account{}, ErrInvalidToken
 	}
 	acct, err := s.Account(lc.accountID)

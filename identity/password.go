@@ -87,6 +87,12 @@ func HashPassword(password string, p Argon2Params) (string, error) {
 
 var errBadHash = errors.New("identity: malformed password hash")
 
+// Bounds on the costs a stored hash may ask for (ours: m=47104 KiB, t=1).
+const (
+	maxArgon2Time   = 10
+	maxArgon2Memory = 1 << 20 // KiB: 1 GiB
+)
+
 // VerifyPassword reports whether password matches the PHC-encoded argon2id
 // hash, in constant time with respect to the hash contents.
 func VerifyPassword(password, encoded string) (bool, error) {
@@ -100,6 +106,11 @@ func VerifyPassword(password, encoded string) (bool, error) {
 	}
 	var p Argon2Params
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return false, errBadHash
+	}
+	// argon2 panics on zero rounds or parallelism, and a stored hash must
+	// never make us spend more than our own parameters' order of cost.
+	if p.Time < 1 || p.Threads < 1 || p.Time > maxArgon2Time || p.Memory < 8*uint32(p.Threads) || p.Memory > maxArgon2Memory {
 		return false, errBadHash
 	}
 	b64 := base64.RawStdEncoding

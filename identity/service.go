@@ -34,6 +34,13 @@ type Config struct {
 	// mean DefaultAccountThrottle and DefaultClientThrottle.
 	AccountThrottle ThrottlePolicy
 	ClientThrottle  ThrottlePolicy
+	// RegisterThrottle limits registrations per client; zero means
+	// DefaultRegisterThrottle.
+	RegisterThrottle ThrottlePolicy
+	// SessionsEnded, when set, is called with the ids of sessions that
+	// ended (logout, password reset, refresh-token theft) after they are
+	// gone. It must not block.
+	SessionsEnded func(sessionIDs []string)
 	// Mailer delivers verification and reset mails; nil means mails are
 	// only logged (the node wires an outbox or SMTP mailer).
 	Mailer Mailer
@@ -73,6 +80,8 @@ type Service struct {
 	accountFails *limiterSet
 	clientFails  *limiterSet
 	mailFails    *limiterSet // mails per account: 3, then one per 20 minutes
+	// registrations per client: 10, then one a minute.
+	registrations *limiterSet
 
 	oauth *oauthState
 
@@ -106,6 +115,9 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.AccountThrottle == (ThrottlePolicy{}) {
 		cfg.AccountThrottle = DefaultAccountThrottle
 	}
+	if cfg.RegisterThrottle == (ThrottlePolicy{}) {
+		cfg.RegisterThrottle = DefaultRegisterThrottle
+	}
 	if cfg.ClientThrottle == (ThrottlePolicy{}) {
 		cfg.ClientThrottle = DefaultClientThrottle
 	}
@@ -129,17 +141,18 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
-		mailFails:    newLimiterSet(ThrottlePolicy{Burst: 3, Every: 20 * time.Minute}),
-		mailQ:        make(chan Mail, 128),
-		ctx:          ctx,
-		cancel:       cancel,
-		cfg:          cfg,
-		db:           cfg.DB,
-		log:          cfg.Logger,
-		now:          cfg.Now,
-		hashSem:      make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
-		accountFails: newLimiterSet(cfg.AccountThrottle),
-		clientFails:  newLimiterSet(cfg.ClientThrottle),
+		mailFails:     newLimiterSet(ThrottlePolicy{Burst: 3, Every: 20 * time.Minute}),
+		registrations: newLimiterSet(cfg.RegisterThrottle),
+		mailQ:         make(chan Mail, 128),
+		ctx:           ctx,
+		cancel:        cancel,
+		cfg:           cfg,
+		db:            cfg.DB,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		hashSem:       make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		accountFails:  newLimiterSet(cfg.AccountThrottle),
+		clientFails:   newLimiterSet(cfg.ClientThrottle),
 	}
 	key, err := s.loadOrCreateSecret(keyJWTSecret, 32)
 	if err != nil {
@@ -212,6 +225,8 @@ type RegisterInput struct {
 	Email       string
 	Password    string
 	DisplayName string
+	// Client identifies the caller (its IP) for throttling.
+	Client string
 }
 
 // Register creates an account with its own Ed25519 member key. The email
@@ -228,14 +243,18 @@ func (s *Service) Register(in RegisterInput) (Account, error) {
 	if err := CheckPassword(in.Password, email, name); err != nil {
 		return Account{}, err
 	}
-	// Fail fast on a taken email before paying for the hash; the
-	// transaction below re-checks.
-	if _, err := s.accountByEmail(email); err == nil {
-		return Account{}, ErrEmailTaken
+	if wait, _ := s.registrations.take(in.Client, s.now()); wait > 0 {
+		return Account{}, &ThrottledError{RetryAfter: wait}
 	}
+	// The hash is paid for whether or not the email is taken, so the time
+	// of the answer does not tell either.
 	hash, err := s.hash(in.Password)
 	if err != nil {
 		return Account{}, err
+	}
+	if taken, err := s.accountByEmail(email); err == nil {
+		s.mailTaken(taken)
+		return Account{}, ErrEmailTaken
 	}
 	_, memberKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -283,12 +302,19 @@ func (s *Service) Login(email, password, client string) (Tokens, Account, error)
 	if err != nil {
 		key = "invalid:" + email
 	}
-	if wait := max(s.accountFails.wait(key, now), s.clientFails.wait(client, now)); wait > 0 {
-		return Tokens{}, Account{}, &ThrottledError{RetryAfter: wait}
+	// Each attempt takes its tokens before the password is checked, so
+	// parallel attempts are throttled like sequential ones; a success gives
+	// them back.
+	waitA, undoA := s.accountFails.take(key, now)
+	if waitA > 0 {
+		return Tokens{}, Account{}, &ThrottledError{RetryAfter: waitA}
+	}
+	waitC, undoC := s.clientFails.take(client, now)
+	if waitC > 0 {
+		undoA()
+		return Tokens{}, Account{}, &ThrottledError{RetryAfter: waitC}
 	}
 	fail := func() (Tokens, Account, error) {
-		s.accountFails.fail(key, now)
-		s.clientFails.fail(client, now)
 		return Tokens{}, Account{}, ErrInvalidCredentials
 	}
 	if len(password) > 4*MaxPasswordLen {
@@ -301,15 +327,20 @@ func (s *Service) Login(email, password, client string) (Tokens, Account, error)
 		return fail()
 	}
 	if err != nil {
+		undoA()
+		undoC()
 		return Tokens{}, Account{}, err
 	}
 	ok, err := s.verify(password, acct.PasswordHash)
 	if err != nil {
+		undoA()
+		undoC()
 		return Tokens{}, Account{}, fmt.Errorf("identity: account %s: %w", acct.ID, err)
 	}
 	if !ok {
 		return fail()
 	}
+	undoC()
 	s.accountFails.reset(key)
 	var toks Tokens
 	err = update(s.db, func(txn *badger.Txn) error {

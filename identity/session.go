@@ -138,8 +138,9 @@ func (s *Service) Refresh(refreshToken string) (Tokens, error) {
 	}
 	now := s.now()
 	var (
-		out    Tokens
-		reused bool
+		out     Tokens
+		reused  bool
+		endedID string
 	)
 	err := update(s.db, func(txn *badger.Txn) error {
 		reused = false
@@ -158,7 +159,7 @@ func (s *Service) Refresh(refreshToken string) (Tokens, error) {
 			return err
 		}
 		if rec.Generation != sess.Generation {
-			reused = true
+			reused, endedID = true, sess.ID
 			return deleteSession(txn, sess)
 		}
 		if !now.Before(sess.ExpiresAt) {
@@ -173,7 +174,7 @@ func (s *Service) Refresh(refreshToken string) (Tokens, error) {
 		return Tokens{}, err
 	}
 	if reused {
-		s.log.Warn("refresh token reused; session revoked", "reason", "possible token theft")
+		s.sessionsEnded(endedID)
 		return Tokens{}, ErrRefreshReused
 	}
 	return out, nil
@@ -189,7 +190,7 @@ func deleteSession(txn *badger.Txn, sess Session) error {
 // Logout ends a session: its refresh token and every access token issued
 // for it stop working at once.
 func (s *Service) Logout(sessionID string) error {
-	return update(s.db, func(txn *badger.Txn) error {
+	err := update(s.db, func(txn *badger.Txn) error {
 		var sess Session
 		if err := getJSON(txn, prefixSession+sessionID, &sess); err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -199,14 +200,27 @@ func (s *Service) Logout(sessionID string) error {
 		}
 		return deleteSession(txn, sess)
 	})
+	if err == nil {
+		s.sessionsEnded(sessionID)
+	}
+	return err
+}
+
+// sessionsEnded tells Config.SessionsEnded (the gateway closes their
+// WebSockets at once).
+func (s *Service) sessionsEnded(ids ...string) {
+	if s.cfg.SessionsEnded != nil && len(ids) > 0 {
+		s.cfg.SessionsEnded(ids)
+	}
 }
 
 // EndAllSessions ends every session of an account (after a password reset).
 func (s *Service) EndAllSessions(accountID string) error {
-	return update(s.db, func(txn *badger.Txn) error {
+	var ids []string
+	err := update(s.db, func(txn *badger.Txn) error {
 		prefix := []byte(prefixAcctSession + accountID + "/")
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		var ids []string
+		ids = nil
 		for it.Rewind(); it.Valid(); it.Next() {
 			ids = append(ids, string(it.Item().Key()[len(prefix):]))
 		}
@@ -218,6 +232,10 @@ func (s *Service) EndAllSessions(accountID string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.sessionsEnded(ids...)
+	}
+	return err
 }
 
 // Authenticate verifies an access token — algorithm, signature, issuer,

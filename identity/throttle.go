@@ -19,6 +19,8 @@ type ThrottlePolicy struct {
 var (
 	DefaultAccountThrottle = ThrottlePolicy{Burst: 5, Every: time.Minute}
 	DefaultClientThrottle  = ThrottlePolicy{Burst: 20, Every: 10 * time.Second}
+	// DefaultRegisterThrottle: 10 registrations per client, then one a minute.
+	DefaultRegisterThrottle = ThrottlePolicy{Burst: 10, Every: time.Minute}
 )
 
 // maxThrottleKeys bounds the memory of a limiterSet; buckets that have
@@ -58,6 +60,29 @@ func (s *limiterSet) wait(key string, now time.Time) time.Duration {
 	return time.Duration((1 - tokens) * float64(s.policy.Every))
 }
 
+// take reserves an attempt for key before it is judged: it takes a token
+// at once, so parallel attempts cannot all pass a check made before any of
+// them failed. It returns how long to wait (0: go ahead) and, when the
+// attempt may go ahead, a function that gives the token back (the attempt
+// succeeded and should not count).
+func (s *limiterSet) take(key string, now time.Time) (time.Duration, func()) {
+	if !s.enabled() {
+		return 0, func() {}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.limiterLocked(key, now).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, nil
+	}
+	return 0, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		r.CancelAt(now)
+	}
+}
+
 // fail records a failed attempt for key.
 func (s *limiterSet) fail(key string, now time.Time) {
 	if !s.enabled() {
@@ -65,6 +90,11 @@ func (s *limiterSet) fail(key string, now time.Time) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.limiterLocked(key, now).AllowN(now, 1)
+}
+
+// limiterLocked returns key's bucket, making it if needed; s.mu is held.
+func (s *limiterSet) limiterLocked(key string, now time.Time) *rate.Limiter {
 	lim, ok := s.m[key]
 	if !ok {
 		if len(s.m) >= maxThrottleKeys {
@@ -73,7 +103,7 @@ func (s *limiterSet) fail(key string, now time.Time) {
 		lim = rate.NewLimiter(rate.Every(s.policy.Every), s.policy.Burst)
 		s.m[key] = lim
 	}
-	lim.AllowN(now, 1)
+	return lim
 }
 
 // reset forgets key's failures (after a successful sign-in).

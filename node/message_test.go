@@ -11,11 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/libp2p/go-libp2p"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/chatterbox/chatterbox/gossip"
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
 	"github.com/chatterbox/chatterbox/party"
@@ -442,54 +438,58 @@ func TestOfflineNodeCatchesUp(t *testing.T) {
 	}
 }
 
-// TestNonMemberNodeGetsNoMessages: a node outside the party that joins the
-// party's pubsub topic (any peer can try) is kept out of the mesh and
-// receives none of its messages.
+// TestNonMemberNodeGetsNoMessages: a stranger node that subscribes to a
+// party's topic and dials its members (any peer can try) learns nothing:
+// not that they are in the topic, not a message, not a message id; its own
+// posts (well signed, by an unknown author, stamped in the future) reach
+// no judge and make no member sync with it; members chat on undisturbed.
 func TestNonMemberNodeGetsNoMessages(t *testing.T) {
 	nodes := nodetest.Start(t, 2)
 	a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
 	partyID, topic := partyOf(t, a, b)
-	outsider, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
+	outsider := nodetest.NewRogue(t)
+	if err := outsider.Subscribe(partyID); err != nil {
 		t.Fatal(err)
 	}
-	defer outsider.Close()
-	ps, err := pubsub.NewGossipSub(t.Context(), outsider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := ps.Join(gossip.TopicName(partyID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := tp.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Cancel()
 	for _, n := range nodes {
-		if err := outsider.Connect(t.Context(), peer.AddrInfo{ID: n.Host().ID(), Addrs: n.Host().Addrs()}); err != nil {
+		if err := outsider.Connect(n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Wait until subscriptions have been exchanged both ways.
-	nodetest.Eventually(t, converge, "the outsider to see the members' subscriptions", func() bool {
-		return len(tp.ListPeers()) == 2
-	})
+	// The outsider floods well-signed posts by its own key, an hour ahead.
+	flood := func(i int) {
+		sm, err := party.SignMessage(party.Message{Party: partyID, Topic: topic, Author: outsider.MemberID(), Node: outsider.Peer,
+			Seq: uint64(i + 1), HLC: uint64(time.Now().Add(time.Hour).UnixMilli()) << 16, Kind: party.MsgPost, Body: fmt.Sprintf("spam %d", i)}, outsider.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(map[string]any{"t": "msg", "msg": sm})
+		outsider.Net.Publish(t.Context(), partyID, raw) // may fail: it has no mesh
+	}
 	wb := dialWS(t, b)
 	// Post over several GossipSub heartbeats (1 s each), when meshes are
 	// (re)built and gossip is emitted: a subscriber let in would be grafted
-	// and sent messages by then.
+	// and sent messages (or IHAVE ids) by then.
 	const count = 30
 	for i := range count {
+		flood(i)
 		a.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": fmt.Sprintf("members only %d", i)})
 		nodetest.Eventually(t, converge, "Bob to receive the message", func() bool { return len(wb.created()) == i+1 })
 		time.Sleep(100 * time.Millisecond) // spread the posts over heartbeats
 	}
-	// Everything Bob got has had time to reach the outsider, had it been sent.
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	defer cancel()
-	if m, err := sub.Next(ctx); err == nil {
-		t.Fatalf("a non-member node received a party message from %s", m.ReceivedFrom)
+	time.Sleep(time.Second) // everything Bob got has had time to reach the outsider, had it been sent
+	if got := outsider.Posts(); len(got) > 0 {
+		t.Fatalf("a non-member node received party messages: %v", got)
+	}
+	if peers := outsider.Net.TopicPeers(partyID); len(peers) > 0 {
+		t.Fatalf("a non-member node learnt that %v are in the party's topic", peers)
+	}
+	if n := outsider.Requests(); n > 0 {
+		t.Fatalf("member nodes sent a non-member node %d requests (syncs)", n)
+	}
+	for _, u := range []*user{a, b} {
+		if n := countPrefix(history(t, u, partyID, topic, 100), "spam"); n > 0 {
+			t.Fatalf("%s's node stored %d posts of a stranger", u.name, n)
+		}
 	}
 }

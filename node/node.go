@@ -182,7 +182,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.gater = gossip.NewGater()
-	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater,
+	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater, Version: n.cfg.Version,
 		Relays: n.cfg.Network.Relays, Announce: n.cfg.Network.Announce, RelayService: n.cfg.Network.RelayService,
 		Reachability: gossip.Reachability(n.cfg.Network.Reachability), PortMap: n.cfg.Network.PortMap}); err != nil {
 		return err
@@ -216,6 +216,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	idCfg.PublicURL = publicURL
 	if idCfg.Mailer, err = n.mailer(); err != nil {
 		return err
+	}
+	// Ended sessions lose their WebSockets at once. Sessions end only in
+	// gateway requests, which run after n.gw is set.
+	idCfg.SessionsEnded = func(ids []string) {
+		if gw := n.gw; gw != nil {
+			gw.SessionsEnded(ids)
+		}
 	}
 	if n.id, err = identity.NewService(idCfg); err != nil {
 		return err
@@ -400,6 +407,9 @@ func (n *Node) Gateway() *gateway.Server { return n.gw }
 
 // Parties is the node's party service. Valid after Start.
 func (n *Node) Parties() *party.Service { return n.ps }
+
+// Network is the node's libp2p side (nil before Start).
+func (n *Node) Network() *gossip.Network { return n.net }
 
 // domain adapts the party service to the network's Domain interface: the
 // two packages do not import each other, and their verdicts map 1:1.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -107,6 +108,11 @@ func TestNodesConnectOverLoopback(t *testing.T) {
 	if got := len(nodes[0].Host().Network().Peers()); got != 2 {
 		t.Fatalf("node 0 has %d peers, want 2", got)
 	}
+	// Peers learn what we run from identify's user agent.
+	nodetest.Eventually(t, 10*time.Second, "identify to report the user agent", func() bool {
+		av, _ := nodes[1].Host().Peerstore().Get(nodes[0].Host().ID(), "AgentVersion")
+		return av == "chatterbox/test"
+	})
 }
 
 func TestInvalidConfig(t *testing.T) {

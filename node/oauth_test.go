@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -200,16 +201,51 @@ func oauthNode(t *testing.T, google, github *fakeProvider) (*node.Node, string) 
 	return n, fmt.Sprintf("http://localhost:%d", port)
 }
 
-func exchange(t *testing.T, n *node.Node, frag url.Values) nodetest.Response {
+// exchange signs in with provider in a fresh browser and exchanges the
+// one-time code there, as the web app does. The code is bound to that
+// browser: the same code from another client (login CSRF) fails, and it
+// works once.
+func exchange(t *testing.T, n *node.Node, base, provider string) nodetest.Response {
 	t.Helper()
+	b := newBrowser(t, base)
+	frag := b.signIn(provider)
 	if frag.Get("error") != "" {
-		t.Fatalf("sign-in failed: %s: %s", frag.Get("error"), frag.Get("message"))
+		t.Fatalf("sign-in failed: %s", frag.Get("error"))
+	}
+	post := func(hc *http.Client) (int, map[string]any) {
+		raw, _ := json.Marshal(map[string]string{"code": frag.Get("code")})
+		res, err := hc.Post(base+"/api/auth/oauth/exchange", "application/json", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out
+	}
+	status, out := post(b.http)
+	if status != 200 {
+		t.Fatalf("exchange in the browser that signed in = %d %v", status, out)
+	}
+	if again, _ := post(b.http); again != 401 {
+		t.Fatalf("a login code worked twice (%d)", again)
 	}
 	c := nodetest.NewClient(t, n.GatewayURL())
-	r := c.Must(200, "POST", "/api/auth/oauth/exchange", map[string]string{"code": frag.Get("code")})
-	c.Token = r.String("accessToken")
-	expectCode(t, c.Do("POST", "/api/auth/oauth/exchange", map[string]string{"code": frag.Get("code")}), 401, "invalid_token")
+	c.Token, _ = out["accessToken"].(string)
 	return c.Must(200, "GET", "/api/me", nil)
+}
+
+// TestOAuthLoginCodeIsBoundToItsBrowser: a login code carried to another
+// browser (a login CSRF on a shared node) signs no one in.
+func TestOAuthLoginCodeIsBoundToItsBrowser(t *testing.T) {
+	google := newFakeProvider(t, "google")
+	n, base := oauthNode(t, google, nil)
+	frag := newBrowser(t, base).signIn("google")
+	if frag.Get("code") == "" {
+		t.Fatalf("no code: %v", frag)
+	}
+	other := nodetest.NewClient(t, n.GatewayURL())
+	expectCode(t, other.Do("POST", "/api/auth/oauth/exchange", map[string]string{"code": frag.Get("code")}), 401, "invalid_token")
 }
 
 func TestOAuthSignInCreatesAndLinksAccounts(t *testing.T) {
@@ -221,15 +257,15 @@ func TestOAuthSignInCreatesAndLinksAccounts(t *testing.T) {
 	}
 
 	// A first Google sign-in creates a verified account.
-	me := exchange(t, n, newBrowser(t, base).signIn("google"))
+	me := exchange(t, n, base, "google")
 	if me.String("email") != "gina@example.com" || me.JSON["emailVerified"] != true || me.String("displayName") != "Gina" || me.String("memberId") == "" {
 		t.Fatalf("account from Google = %s", me.Raw)
 	}
 	// Signing in again finds it; GitHub with the same verified primary email links to it.
-	if again := exchange(t, n, newBrowser(t, base).signIn("google")); again.String("id") != me.String("id") {
+	if again := exchange(t, n, base, "google"); again.String("id") != me.String("id") {
 		t.Fatal("a second Google sign-in made a new account")
 	}
-	if gh := exchange(t, n, newBrowser(t, base).signIn("github")); gh.String("id") != me.String("id") {
+	if gh := exchange(t, n, base, "github"); gh.String("id") != me.String("id") {
 		t.Fatal("GitHub did not link to the account with the same verified email")
 	}
 	// OAuth-only accounts have no password to guess.
@@ -245,7 +281,7 @@ func TestOAuthLinksToPasswordAccount(t *testing.T) {
 	// it might not be Hal. When Hal signs in with Google, that password stops working.
 	c.SignUp("hal@example.com", password, "Hal?")
 	id := c.Must(200, "GET", "/api/me", nil).String("id")
-	me := exchange(t, n, newBrowser(t, base).signIn("google"))
+	me := exchange(t, n, base, "google")
 	if me.String("id") != id || me.JSON["emailVerified"] != true {
 		t.Fatalf("linked account = %s", me.Raw)
 	}
@@ -258,8 +294,8 @@ func TestOAuthErrorsEndOnAPage(t *testing.T) {
 	_, base := oauthNode(t, google, github)
 	expectErr := func(frag url.Values, code string) {
 		t.Helper()
-		if frag.Get("error") != code || frag.Get("message") == "" || frag.Get("code") != "" {
-			t.Fatalf("fragment = %v, want error %s with a message", frag, code)
+		if frag.Get("error") != code || frag.Has("message") || frag.Get("code") != "" {
+			t.Fatalf("fragment = %v, want error %s and nothing else (the page says its own sentence)", frag, code)
 		}
 	}
 
@@ -343,4 +379,26 @@ func stopAtCallback(t *testing.T, b *browser, base string) string {
 		t.Fatalf("provider redirected to %q", cb)
 	}
 	return cb
+}
+
+// TestOAuthStartFloodLocksNoOneOut: any page can make the browser fetch
+// /start (image tags); a thousand such starts neither fill the node's
+// table nor stop a real sign-in that starts after them.
+func TestOAuthStartFloodLocksNoOneOut(t *testing.T) {
+	google := newFakeProvider(t, "google")
+	n, base := oauthNode(t, google, nil)
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for range 1000 {
+		res, err := hc.Get(base + "/api/auth/oauth/google/start")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), google.srv.URL) {
+			t.Fatalf("start %d %q, want a redirect to the provider", res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	if me := exchange(t, n, base, "google"); me.String("id") == "" {
+		t.Fatalf("no account after the flood: %s", me.Raw)
+	}
 }

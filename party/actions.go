@@ -5,18 +5,70 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/chatterbox/chatterbox/identity"
 )
 
 // MemberView is a member as clients see it.
 type MemberView struct {
 	MemberID    string `json:"memberId"`
 	DisplayName string `json:"displayName"`
+	// Fingerprint is the short form of the member key, which no one else
+	// can carry; Label is the name to show: the display name, followed by
+	// the fingerprint's first group when another member has the same name.
+	Fingerprint string `json:"fingerprint"`
+	Label       string `json:"label"`
 	Role        string `json:"role"` // "owner" or "member"
 	Seat        int    `json:"seat"`
 	Online      bool   `json:"online"`
+}
+
+// BanView is a banned member key, as the owner sees it.
+type BanView struct {
+	MemberID    string `json:"memberId"`
+	DisplayName string `json:"displayName"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// fingerprint is the short form of a member id ("" if it is not a key).
+func fingerprint(memberID string) string {
+	key, err := memberKey(memberID)
+	if err != nil {
+		return ""
+	}
+	return identity.Fingerprint(key)
+}
+
+// label is how a member is named to users: their display name, made
+// unique with the start of their fingerprint when another member of the
+// party carries the same name (compared case-insensitively), as Matrix
+// does, so a newcomer cannot pose as someone by taking their name.
+func label(st *State, memberID, name string) string {
+	for _, m := range st.Members {
+		if m.ID != memberID && strings.EqualFold(m.Name, name) {
+			fp := fingerprint(memberID)
+			if i := strings.IndexByte(fp, '-'); i > 0 {
+				fp = fp[:i]
+			}
+			return name + " (" + fp + ")"
+		}
+	}
+	return name
+}
+
+func (s *Service) memberView(st *State, m *Member) MemberView {
+	role := "member"
+	if m.ID == st.Owner {
+		role = "owner"
+	}
+	online := s.net != nil && (m.Peer == s.net.SelfPeer() || s.net.Connected(m.Peer))
+	return MemberView{MemberID: m.ID, DisplayName: m.Name, Fingerprint: fingerprint(m.ID), Label: label(st, m.ID, m.Name),
+		Role: role, Seat: m.Seat, Online: online}
 }
 
 // View is a party as a local account sees it.
@@ -29,8 +81,10 @@ type View struct {
 	Members []MemberView `json:"members"`
 	Topics  []*Topic     `json:"topics"`
 	Limits  Limits       `json:"limits"`
-	Seq     uint64       `json:"seq,omitempty"`
-	Head    string       `json:"head,omitempty"`
+	// Bans are shown to the owner only.
+	Bans []BanView `json:"bans,omitempty"`
+	Seq  uint64    `json:"seq,omitempty"`
+	Head string    `json:"head,omitempty"`
 	// For pending joins: attempts so far and the last reason it failed.
 	Attempts  int    `json:"attempts,omitempty"`
 	LastError string `json:"lastError,omitempty"`
@@ -47,12 +101,13 @@ func (s *Service) view(st *State, me string) View {
 		v.Role = "owner"
 	}
 	for _, m := range st.SortedMembers() {
-		role := "member"
-		if m.ID == st.Owner {
-			role = "owner"
+		v.Members = append(v.Members, s.memberView(st, m))
+	}
+	if me == st.Owner {
+		for id, name := range st.Banned {
+			v.Bans = append(v.Bans, BanView{MemberID: id, DisplayName: name, Fingerprint: fingerprint(id)})
 		}
-		online := s.net != nil && (m.Peer == s.net.SelfPeer() || s.net.Connected(m.Peer))
-		v.Members = append(v.Members, MemberView{MemberID: m.ID, DisplayName: m.Name, Role: role, Seat: m.Seat, Online: online})
+		sort.Slice(v.Bans, func(i, j int) bool { return v.Bans[i].MemberID < v.Bans[j].MemberID })
 	}
 	return v
 }
@@ -283,6 +338,20 @@ func (s *Service) Kick(ctx context.Context, a Actor, party, member string) error
 		}
 		if st.Members[member] == nil {
 			return nil, ErrMemberNotFound
+		}
+		return MemberBody{Member: member, Ban: true}, nil
+	})
+	return err
+}
+
+// ErrNotBanned is returned when lifting a ban nobody has.
+var ErrNotBanned = newErr("not_found", "that member is not banned")
+
+// Unban lets a kicked member join again with an invite (owner only).
+func (s *Service) Unban(ctx context.Context, a Actor, party, member string) error {
+	_, err := s.ownerOp(ctx, a, party, KindMemberUnban, func(st *State) (any, error) {
+		if _, ok := st.Banned[member]; !ok {
+			return nil, ErrNotBanned
 		}
 		return MemberBody{Member: member}, nil
 	})

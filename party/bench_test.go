@@ -30,6 +30,8 @@ func (stubNet) JoinTopic(string) error                        { return nil }
 func (stubNet) LeaveTopic(string) error                       { return nil }
 func (stubNet) Connected(string) bool                         { return false }
 func (stubNet) PeersChanged()                                 {}
+func (stubNet) MembersChanged(string)                         {}
+func (stubNet) ObservedAddrs(string) []string                 { return nil }
 
 type oneKey struct{ key ed25519.PrivateKey }
 

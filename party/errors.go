@@ -1,6 +1,9 @@
 package party
 
-import "errors"
+import (
+	"errors"
+	"sort"
+)
 
 // Error is a domain error with a stable code that crosses the wire (in join
 // responses) and reaches clients (as the REST error code).
@@ -17,7 +20,33 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-func newErr(code, msg string) *Error { return &Error{Code: code, Message: msg} }
+// registered holds every sentinel made by newErr, by code (the first one
+// made for a code wins; errors share a code only when they mean the same to
+// a client, like "not_found").
+var registered = map[string]*Error{}
+
+// newErr makes a sentinel and registers its code, so every code this
+// package can produce crosses the wire back to a sentinel.
+func newErr(code, msg string) *Error {
+	e := &Error{Code: code, Message: msg}
+	if registered[code] == nil {
+		registered[code] = e
+	}
+	return e
+}
+
+// Codes lists every error code the package produces (the gateway maps each
+// to a status).
+func Codes() []string {
+	out := make([]string, 0, len(registered))
+	for c := range registered {
+		if c != errInternalRemote.Code {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Sentinel errors. The gateway maps each code to an HTTP status.
 var (
@@ -37,6 +66,7 @@ var (
 	ErrOwnerCannotGo  = newErr("owner_cannot_leave", "the owner cannot leave or be kicked; delete the party instead")
 	ErrFrozen         = newErr("party_frozen", "the party's log has forked; admissions are frozen until it is repaired")
 	ErrReplayed       = newErr("request_replayed", "this join request was used already")
+	ErrBanned         = newErr("banned", "you were removed from this party and may not join it again")
 	ErrUnreachable    = newErr("owner_unreachable", "the party owner's node cannot be reached")
 	ErrInvalidOp      = newErr("op_invalid", "the op is not valid")
 	ErrBadRequest     = newErr("bad_request", "the request is malformed")
@@ -44,23 +74,12 @@ var (
 	errInternalRemote = newErr("internal_error", "the remote node failed")
 )
 
-// codeErrors maps wire codes back to sentinels.
-var codeErrors = func() map[string]*Error {
-	m := map[string]*Error{}
-	for _, e := range []*Error{ErrNotFound, ErrNameInvalid, ErrPartyFull, ErrPartyLimit, ErrTopicLimit,
-		ErrInviteInvalid, ErrInviteExpired, ErrInviteRevoked, ErrInviteUsedUp, ErrNotOwner, ErrNotMember,
-		ErrAlreadyMember, ErrOwnerCannotGo, ErrFrozen, ErrReplayed, ErrInvalidOp, ErrBadRequest, ErrNotOwnerNode} {
-		m[e.Code] = e
-	}
-	return m
-}()
-
 // errorFromCode turns a wire code into an error (nil for "").
 func errorFromCode(code string) error {
 	if code == "" {
 		return nil
 	}
-	if e, ok := codeErrors[code]; ok {
+	if e, ok := registered[code]; ok {
 		return e
 	}
 	return errInternalRemote

@@ -44,11 +44,15 @@ func (s *Service) opEvents(st *State, ops []Op) {
 		case KindMemberJoin:
 			var b JoinBody
 			json.Unmarshal(op.Body, &b)
-			ev = Event{Type: "member.joined", Data: MemberView{MemberID: b.Member, DisplayName: b.Name, Role: "member", Seat: b.Seat}}
+			m := st.Members[b.Member]
+			if m == nil {
+				continue // left again in the same batch
+			}
+			ev = Event{Type: "member.joined", Data: s.memberView(st, m)}
 		case KindMemberLeave, KindMemberKick:
 			var b MemberBody
 			json.Unmarshal(op.Body, &b)
-			ev = Event{Type: "member.left", Data: map[string]any{"memberId": b.Member, "kicked": op.Kind == KindMemberKick}}
+			ev = Event{Type: "member.left", Data: map[string]any{"memberId": b.Member, "kicked": op.Kind == KindMemberKick, "banned": b.Ban}}
 		default:
 			continue
 		}

@@ -190,5 +190,6 @@ func (s *Service) afterChange(res ingestResult) {
 	} else {
 		s.net.LeaveTopic(res.state.ID)
 	}
+	s.net.MembersChanged(res.state.ID)
 	s.net.PeersChanged()
 }

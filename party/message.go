@@ -66,6 +66,12 @@ func (m SignedMessage) Decode() (Message, error) {
 	return msg, nil
 }
 
+// SignMessage signs msg with key as its author does. Exposed for tests
+// that build messages (honest or hostile) outside a node.
+func SignMessage(msg Message, key ed25519.PrivateKey) (SignedMessage, error) {
+	return signMessage(msg, key)
+}
+
 func signMessage(msg Message, key ed25519.PrivateKey) (SignedMessage, error) {
 	payload, err := json.Marshal(msg)
 	if err != nil {

@@ -67,10 +67,12 @@ func feedHead(txn *badger.Txn, party, feed string) (uint64, error) {
 	return n, err
 }
 
-// AuthorView names a message's author.
+// AuthorView names a message's author (see MemberView for Label).
 type AuthorView struct {
 	MemberID    string `json:"memberId"`
 	DisplayName string `json:"displayName"`
+	Fingerprint string `json:"fingerprint"`
+	Label       string `json:"label"`
 }
 
 // MessageView is a message as clients see it.
@@ -92,13 +94,17 @@ type MessageView struct {
 
 func (s *Service) messageView(st *State, sm storedMessage) MessageView {
 	v := MessageView{ID: sm.Signed.ID(), PartyID: sm.Msg.Party, TopicID: sm.Msg.Topic, Body: sm.Body,
-		Author:    AuthorView{MemberID: sm.Msg.Author, DisplayName: "former member"},
+		Author:    AuthorView{MemberID: sm.Msg.Author, DisplayName: "former member", Fingerprint: fingerprint(sm.Msg.Author)},
 		CreatedAt: hlcTime(sm.Msg.HLC), Deleted: sm.Deleted, ClientID: sm.Msg.ClientID}
 	v.Order = fmt.Sprintf("%016x/%s", sm.Msg.HLC, v.ID)
 	if st != nil {
 		if m := st.Members[sm.Msg.Author]; m != nil {
 			v.Author.DisplayName = m.Name
 		}
+	}
+	v.Author.Label = v.Author.DisplayName
+	if st != nil {
+		v.Author.Label = label(st, sm.Msg.Author, v.Author.DisplayName)
 	}
 	if sm.EditedAt != 0 {
 		t := hlcTime(sm.EditedAt)
@@ -117,8 +123,9 @@ type msgJudgement struct {
 	equiv    *storedMessage
 }
 
-// judgeMessage decides whether sm may be stored on top of st.
-func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache) msgJudgement {
+// judgeMessage decides whether sm may be stored on top of st, received at
+// now.
+func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache, now time.Time) msgJudgement {
 	// A duplicate costs a hash and a lookup, not a signature check: sync
 	// and gossip often bring the same message twice.
 	if _, err := txn.Get([]byte(pMsg + st.ID + "/" + sm.ID())); err == nil {
@@ -158,6 +165,39 @@ func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache) 
 		getJSON(txn, []byte(pMsg+st.ID+"/"+string(other)), &prev)
 		j.equiv = &prev
 		return reject("equivocation: feed seq %d already holds %s", msg.Seq, other)
+	}
+	// Times are bounded, so no one pins a post to the top of history: not
+	// beyond our clock plus the drift we allow (not judgeable yet: our
+	// clock may be the slow one), not before the author joined (their node
+	// saw the join op's time before it could post), and after the previous
+	// message of the author's feed and before the next one.
+	at := int64(msg.HLC >> 16)
+	if at > now.Add(MaxClockDrift).UnixMilli() {
+		j.verdict, j.err = Ignore, fmt.Errorf("%w: time %d is ahead of ours by more than %s", ErrMessageInvalid, at, MaxClockDrift)
+		return j
+	}
+	if at < author.JoinedAt {
+		return reject("time %d before the author joined at %d", at, author.JoinedAt)
+	}
+	for _, n := range []struct {
+		seq   uint64
+		after bool
+	}{{msg.Seq - 1, true}, {msg.Seq + 1, false}} {
+		if n.seq == 0 {
+			continue
+		}
+		item, err := txn.Get(feedKey(st.ID, msg.Author, msg.Node, n.seq))
+		if err != nil {
+			continue
+		}
+		id, _ := item.ValueCopy(nil)
+		var other storedMessage
+		if getJSON(txn, []byte(pMsg+st.ID+"/"+string(id)), &other) != nil {
+			continue
+		}
+		if (n.after && msg.HLC <= other.Msg.HLC) || (!n.after && msg.HLC >= other.Msg.HLC) {
+			return reject("time out of order with feed seq %d", n.seq)
+		}
 	}
 	if msg.Kind != MsgPost {
 		var target storedMessage
@@ -271,7 +311,7 @@ func (s *Service) ingestMessages(party, from string, sms []SignedMessage) (int, 
 			return err
 		}
 		for _, sm := range sms {
-			j := judgeMessage(txn, st, sm, s.sigs)
+			j := judgeMessage(txn, st, sm, s.sigs, s.now())
 			needOps = needOps || j.needOps
 			needMs = needMs || j.needMsgs
 			if j.equiv != nil {
@@ -483,7 +523,7 @@ func (s *Service) preparePost(txn *badger.Txn, r *postReq) (postRes, error) {
 		return postRes{}, err
 	}
 	s.sigs.add(sm.ID() + string(sm.Sig)) // signed here: no need to verify
-	if j := judgeMessage(txn, st, sm, s.sigs); j.verdict != Accept {
+	if j := judgeMessage(txn, st, sm, s.sigs, s.now()); j.verdict != Accept {
 		return postRes{err: fmt.Errorf("party: own message refused: %v", j.err)}, nil
 	}
 	ev, err := s.storeMessageLocked(txn, st, sm, msg)
@@ -674,7 +714,7 @@ func (s *Service) syncMessages(party, peer string) {
 		}
 		payload, _ := json.Marshal(MsgSyncRequest{Party: party, Heads: heads})
 		req, _ := json.Marshal(wireRequest{Type: reqMsgSync, Payload: payload})
-		raw, err := s.rawRequest(peer, nil, req)
+		raw, err := s.rawRequestTimeout(peer, nil, req, s.cfg.SyncTimeout)
 		if err != nil {
 			s.log.Debug("message sync failed", "party", party, "peer", peer, "err", err)
 			return

@@ -165,7 +165,15 @@ func (s *Service) WantedPeers() map[string][]string {
 	return out
 }
 
+// scheduleSync asks for a sync of party with peer. Only member nodes are
+// synced with: a stranger's gossip never makes us talk to it.
 func (s *Service) scheduleSync(party, peer string) {
+	if s.net == nil || peer == s.net.SelfPeer() {
+		return
+	}
+	if st, err := s.State(party); err != nil || !st.MemberByPeer(peer) {
+		return
+	}
 	select {
 	case s.syncQ <- syncTask{party: party, peer: peer}:
 	default:
@@ -173,18 +181,55 @@ func (s *Service) scheduleSync(party, peer string) {
 	}
 }
 
+// maxConcurrentSyncs bounds the syncs running at once.
+const maxConcurrentSyncs = 8
+
 // syncLoop runs queued syncs and, every SyncInterval, syncs each local
-// party with its connected member nodes.
+// party with its connected member nodes. Syncs run concurrently, one at a
+// time per (party, peer): a sync asked for while the same one runs is run
+// once more after it, so one silent peer delays no other.
 func (s *Service) syncLoop() {
 	defer s.wg.Done()
 	tick := time.NewTicker(s.cfg.SyncInterval)
 	defer tick.Stop()
+	running := map[syncTask]bool{} // value: asked again while running
+	done := make(chan syncTask)
+	sem := make(chan struct{}, maxConcurrentSyncs)
+	start := func(t syncTask) {
+		if again, ok := running[t]; ok {
+			if !again {
+				running[t] = true
+			}
+			return
+		}
+		running[t] = false
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			select {
+			case sem <- struct{}{}:
+				s.syncWith(t.party, t.peer)
+				<-sem
+			case <-s.ctx.Done():
+			}
+			select {
+			case done <- t:
+			case <-s.ctx.Done():
+			}
+		}()
+	}
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case t := <-s.syncQ:
-			s.syncWith(t.party, t.peer)
+			start(t)
+		case t := <-done:
+			again := running[t]
+			delete(running, t)
+			if again {
+				start(t)
+			}
 		case <-tick.C:
 			parties, _ := s.localParties()
 			for _, p := range parties {
@@ -194,7 +239,7 @@ func (s *Service) syncLoop() {
 				}
 				for _, m := range st.Members {
 					if m.Peer != s.net.SelfPeer() && s.net.Connected(m.Peer) {
-						s.syncWith(p, m.Peer)
+						start(syncTask{party: p, peer: m.Peer})
 					}
 				}
 			}
@@ -212,7 +257,7 @@ func (s *Service) syncWith(party, peer string) {
 		}
 		payload, _ := json.Marshal(SyncRequest{Party: party, From: st.Seq})
 		req, _ := json.Marshal(wireRequest{Type: reqSync, Payload: payload})
-		resp, err := s.request(peer, nil, req)
+		resp, err := s.syncRequest(peer, req)
 		if err != nil {
 			s.log.Debug("sync failed", "party", party, "peer", peer, "err", err)
 			return
@@ -237,7 +282,7 @@ func (s *Service) syncWith(party, peer string) {
 func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verdict {
 	var j msgJudgement
 	s.db.View(func(txn *badger.Txn) error {
-		j = judgeMessage(txn, st, sm, s.sigs)
+		j = judgeMessage(txn, st, sm, s.sigs, s.now())
 		return nil
 	})
 	if j.needOps || j.needMsgs {
@@ -251,10 +296,14 @@ func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verd
 
 // rawRequest sends a request frame and returns the answer frame.
 func (s *Service) rawRequest(peer string, addrs []string, req []byte) ([]byte, error) {
+	return s.rawRequestTimeout(peer, addrs, req, s.cfg.RequestTimeout)
+}
+
+func (s *Service) rawRequestTimeout(peer string, addrs []string, req []byte, timeout time.Duration) ([]byte, error) {
 	if s.net == nil {
 		return nil, ErrUnreachable
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
 	defer cancel()
 	if peer == s.net.SelfPeer() {
 		return s.HandleRequest(ctx, peer, req), nil
@@ -267,6 +316,20 @@ func (s *Service) rawRequest(peer string, addrs []string, req []byte) ([]byte, e
 		return nil, fmt.Errorf("%w: oversized response", ErrBadRequest)
 	}
 	return raw, nil
+}
+
+// syncRequest sends a sync request frame, bounded by SyncTimeout, and
+// decodes the answer.
+func (s *Service) syncRequest(peer string, req []byte) (wireResponse, error) {
+	var resp wireResponse
+	raw, err := s.rawRequestTimeout(peer, nil, req, s.cfg.SyncTimeout)
+	if err != nil {
+		return resp, err
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return resp, fmt.Errorf("%w: malformed response: %v", ErrBadRequest, err)
+	}
+	return resp, nil
 }
 
 // request sends a request frame and decodes the answer.

@@ -21,6 +21,7 @@ const (
 	KindMemberLeave  = "member.leave"
 	KindMemberKick   = "member.kick"
 	KindInviteRevoke = "invite.revoke"
+	KindMemberUnban  = "member.unban"
 	KindDelete       = "delete"
 )
 
@@ -121,6 +122,9 @@ type (
 	}
 	MemberBody struct {
 		Member string `json:"member"`
+		// Ban (on a kick) refuses the member's key until the owner lifts
+		// it with member.unban.
+		Ban bool `json:"ban,omitempty"`
 	}
 	InviteBody struct {
 		Invite string `json:"invite"`

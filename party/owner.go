@@ -167,8 +167,17 @@ func (s *Service) handleJoin(ctx context.Context, from string, r wireRequest) (w
 	if err != nil {
 		return wireResponse{}, err
 	}
+	if err := CheckMemberName(jr.Name); err != nil {
+		return wireResponse{}, err
+	}
 	reqID := payloadHash(r.Payload)
-	addrs := jr.Addrs
+	// Member nodes will dial the joiner at these addresses: take the ones
+	// its request came from, never the ones it declares (which could aim
+	// every member at a third party's ports).
+	var addrs []string
+	if s.net != nil {
+		addrs = s.net.ObservedAddrs(from)
+	}
 	if len(addrs) > 16 {
 		addrs = addrs[:16]
 	}
@@ -182,9 +191,12 @@ func (s *Service) handleJoin(ctx context.Context, from string, r wireRequest) (w
 			}
 			return nil, ErrAlreadyMember
 		}
+		_, banned := st.Banned[jr.Member]
 		switch {
 		case st.UsedJoinReq[reqID]:
 			return nil, ErrReplayed
+		case banned:
+			return nil, ErrBanned
 		case st.Frozen:
 			return nil, ErrFrozen
 		case st.Revoked[inv.ID]:
@@ -250,11 +262,26 @@ func (s *Service) handleSync(from string, r wireRequest) (wireResponse, error) {
 	if !st.Peers[from] {
 		return wireResponse{}, ErrNotMember
 	}
+	// A member node gets the whole log; the node of members who all left
+	// or were kicked gets it up to the op that removed the last of them
+	// (so it learns that), and nothing after.
+	upTo := st.Seq
+	if !st.MemberByPeer(from) {
+		if g, ok := st.Gone[from]; ok {
+			upTo = g
+		}
+	}
 	ops, err := s.Ops(sr.Party, max(sr.From, 1), syncBatch)
 	if err != nil {
 		return wireResponse{}, err
 	}
-	more := len(ops) > 0 && mustSeq(ops[len(ops)-1]) < st.Seq
+	for i, op := range ops {
+		if mustSeq(op) > upTo {
+			ops = ops[:i]
+			break
+		}
+	}
+	more := len(ops) > 0 && mustSeq(ops[len(ops)-1]) < upTo
 	return wireResponse{Ops: ops, More: more}, nil
 }
 

@@ -122,3 +122,9 @@ func ResponseError(raw []byte) error {
 	}
 	return errorFromCode(r.Error)
 }
+
+// EncodeLeaveRequest builds the signed leave request frame a's node sends
+// to the owner's node. Exposed for tests of hostile members.
+func EncodeLeaveRequest(a Actor, party string, timeMillis int64) ([]byte, error) {
+	return signedRequest(reqLeave, leaveDomain, LeaveRequest{Party: party, Member: a.MemberID(), Time: timeMillis}, a.Key)
+}

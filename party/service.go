@@ -34,8 +34,15 @@ type Network interface {
 	LeaveTopic(party string) error
 	// Connected reports whether there is a live connection to peer.
 	Connected(peer string) bool
+	// ObservedAddrs are the addresses peer is connected from (not the ones
+	// it declares).
+	ObservedAddrs(peer string) []string
 	// PeersChanged tells the network that WantedPeers changed.
 	PeersChanged()
+	// MembersChanged tells the network at once that party's members may
+	// have changed: it stops sending the party's traffic to nodes that are
+	// no longer members' home nodes and lets new ones in.
+	MembersChanged(party string)
 }
 
 // Keys finds the private member key of a local account by its MemberID.
@@ -71,6 +78,9 @@ type Config struct {
 	SyncInterval time.Duration
 	// RequestTimeout bounds one request to another node; zero means 10 s.
 	RequestTimeout time.Duration
+	// SyncTimeout bounds one sync round trip; zero means 5 s (or
+	// RequestTimeout if that is shorter).
+	SyncTimeout time.Duration
 }
 
 // Service runs the parties of one node. New builds it; Start starts its
@@ -125,6 +135,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = min(5*time.Second, cfg.RequestTimeout)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{

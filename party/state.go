@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/chatterbox/chatterbox/identity"
 )
 
 // Member is a member of a party as the log records it.
@@ -50,6 +52,13 @@ type State struct {
 	// Peers are the home nodes of everyone who ever joined: they may sync
 	// the log (a kicked member's node must still learn that it was kicked).
 	Peers map[string]bool `json:"peers"`
+	// Gone maps the home node of members who all left or were kicked to
+	// the seq of the op that removed the last of them: such a node may
+	// sync the log up to that op, and no further.
+	Gone map[string]uint64 `json:"gone,omitempty"`
+	// Banned are member keys kicked and not yet let back (id → the name
+	// they had); joins by them are invalid.
+	Banned map[string]string `json:"banned,omitempty"`
 }
 
 // OwnerMember returns the owner's member record.
@@ -110,6 +119,16 @@ func (s *State) clone() *State {
 	return &c
 }
 
+// CheckMemberName validates a display name carried in an op or request:
+// the same rule as names typed into the API, and already normalised.
+func CheckMemberName(name string) error {
+	n, err := identity.NormalizeDisplayName(name)
+	if err != nil || n != name {
+		return ErrNameInvalid
+	}
+	return nil
+}
+
 // CheckName validates a party or topic name: 1..64 printable characters
 // after trimming.
 func CheckName(name string) (string, error) {
@@ -149,8 +168,16 @@ func Genesis(sop SignedOp) (*State, error) {
 	if _, err := CheckName(b.Name); err != nil {
 		return nil, invalid("party name")
 	}
-	if b.Limits.Members < 1 || b.Limits.Members > 1000 || b.Limits.Topics < 1 || b.Limits.Topics > 1000 {
-		return nil, invalid("limits %+v", b.Limits)
+	// The limits are the product's: an owner may choose lower ones, never
+	// higher (honest nodes refuse to replicate such a party).
+	if b.Limits.Members < 1 || b.Limits.Members > DefaultLimits.Members || b.Limits.Topics < 1 || b.Limits.Topics > DefaultLimits.Topics {
+		return nil, invalid("limits %+v beyond the product's %+v", b.Limits, DefaultLimits)
+	}
+	if err := CheckMemberName(b.OwnerName); err != nil {
+		return nil, invalid("owner name")
+	}
+	if b.OwnerPeer == "" {
+		return nil, invalid("no owner node")
 	}
 	if b.Topic.ID == "" {
 		return nil, invalid("no first topic")
@@ -274,6 +301,12 @@ func (n *State) apply(op Op) error {
 				return invalid("seat %d is taken", b.Seat)
 			}
 		}
+		if _, banned := n.Banned[b.Member]; banned {
+			return invalid("%s is banned", b.Member)
+		}
+		if err := CheckMemberName(b.Name); err != nil {
+			return invalid("member name")
+		}
 		if b.Invite == "" || n.Revoked[b.Invite] {
 			return invalid("invite %q revoked or missing", b.Invite)
 		}
@@ -291,15 +324,12 @@ func (n *State) apply(op Op) error {
 			n.UsedJoinReq = map[string]bool{}
 		}
 		n.UsedJoinReq[b.RequestSig] = true
-		name, err := CheckName(b.Name)
-		if err != nil {
-			name = "member"
-		}
 		if n.Peers == nil {
 			n.Peers = map[string]bool{}
 		}
 		n.Peers[b.Peer] = true
-		n.Members[b.Member] = &Member{ID: b.Member, Name: name, Peer: b.Peer, Addrs: b.Addrs, Seat: b.Seat, JoinedAt: op.Time}
+		delete(n.Gone, b.Peer)
+		n.Members[b.Member] = &Member{ID: b.Member, Name: b.Name, Peer: b.Peer, Addrs: b.Addrs, Seat: b.Seat, JoinedAt: op.Time}
 	case KindMemberLeave, KindMemberKick:
 		var b MemberBody
 		if err := dec(&b); err != nil {
@@ -311,7 +341,32 @@ func (n *State) apply(op Op) error {
 		if b.Member == n.Owner {
 			return invalid("the owner cannot leave")
 		}
+		if b.Ban && op.Kind != KindMemberKick {
+			return invalid("only a kick bans")
+		}
+		gone := n.Members[b.Member]
 		delete(n.Members, b.Member)
+		if !n.MemberByPeer(gone.Peer) {
+			if n.Gone == nil {
+				n.Gone = map[string]uint64{}
+			}
+			n.Gone[gone.Peer] = op.Seq
+		}
+		if b.Ban {
+			if n.Banned == nil {
+				n.Banned = map[string]string{}
+			}
+			n.Banned[b.Member] = gone.Name
+		}
+	case KindMemberUnban:
+		var b MemberBody
+		if err := dec(&b); err != nil {
+			return err
+		}
+		if _, ok := n.Banned[b.Member]; !ok || b.Ban {
+			return invalid("%s is not banned", b.Member)
+		}
+		delete(n.Banned, b.Member)
 	case KindInviteRevoke:
 		var b InviteBody
 		if err := dec(&b); err != nil {

@@ -66,7 +66,7 @@ func (s *Service) deliverTyping(party string, t SignedTyping) {
 		return
 	}
 	if ty, v := s.judgeTyping(st, t); v == Accept {
-		s.emit(Event{Type: "typing", Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: st.Members[ty.Author].Name}})
+		s.emit(Event{Type: "typing", Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: label(st, ty.Author, st.Members[ty.Author].Name)}})
 	}
 }
 

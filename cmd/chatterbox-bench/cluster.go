@@ -71,7 +71,7 @@ func call(base, token, method, path string, body any, want int) (map[string]any,
 
 func signUp(base, name string) (string, map[string]any, error) {
 	email := strings.ToLower(name) + "@bench.example"
-	if _, err := call(base, "", "POST", "/api/auth/register", map[string]string{"email": email, "password": benchPassword, "displayName": name}, 201); err != nil {
+	if _, err := call(base, "", "POST", "/api/auth/register", map[string]string{"email": email, "password": benchPassword, "displayName": name}, 202); err != nil {
 		return "", nil, err
 	}
 	r, err := call(base, "", "POST", "/api/auth/login", map[string]string{"email": email, "password": benchPassword}, 200)

@@ -197,7 +197,7 @@ func (c *Client) Must(want int, method, path string, body any) Response {
 // SignUp registers an account and signs it in, keeping the access token.
 func (c *Client) SignUp(email, password, displayName string) Response {
 	c.T.Helper()
-	c.Must(http.StatusCreated, "POST", "/api/auth/register", map[string]string{"email": email, "password": password, "displayName": displayName})
+	c.Must(http.StatusAccepted, "POST", "/api/auth/register", map[string]string{"email": email, "password": password, "displayName": displayName})
 	return c.SignIn(email, password)
 }
 

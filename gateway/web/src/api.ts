@@ -25,6 +25,10 @@ export interface Tokens {
 export interface Member {
   memberId: string;
   displayName: string;
+  /** Short form of the member key: no one else can carry it. */
+  fingerprint: string;
+  /** The name to show: displayName, plus the fingerprint's start when another member has the same name. */
+  label: string;
   role: "owner" | "member";
   seat: number;
   online: boolean;
@@ -45,6 +49,8 @@ export interface Party {
   members: Member[];
   topics: Topic[];
   limits: { members: number; topics: number };
+  /** Banned member keys; only the owner sees them. */
+  bans?: { memberId: string; displayName: string; fingerprint: string }[];
   attempts?: number;
   lastError?: string;
 }
@@ -54,7 +60,7 @@ export interface Message {
   partyId: string;
   topicId: string;
   body: string;
-  author: { memberId: string; displayName: string };
+  author: { memberId: string; displayName: string; fingerprint?: string; label?: string };
   createdAt: string;
   editedAt: string | null;
   deleted: boolean;
@@ -213,7 +219,7 @@ export const routes = {
   providers: () => api<{ providers: string[] }>("GET", "/api/auth/providers", undefined, false),
   login: (email: string, password: string) => api<Tokens>("POST", "/api/auth/login", { email, password }, false),
   register: (email: string, password: string, displayName: string) =>
-    api<Account>("POST", "/api/auth/register", { email, password, displayName }, false),
+    api<{ email: string; status: string }>("POST", "/api/auth/register", { email, password, displayName }, false),
   logout: () => api<void>("POST", "/api/auth/logout"),
   verifyEmail: (token: string) => api<Account>("POST", "/api/auth/verify-email", { token }, false),
   resendVerification: () => api<{ status: string }>("POST", "/api/auth/resend-verification"),
@@ -229,6 +235,7 @@ export const routes = {
   deleteParty: (id: string) => api<void>("DELETE", `/api/parties/${id}`),
   leaveParty: (id: string) => api<void>("POST", `/api/parties/${id}/leave`),
   kick: (id: string, memberId: string) => api<void>("DELETE", `/api/parties/${id}/members/${memberId}`),
+  unban: (id: string, memberId: string) => api<void>("DELETE", `/api/parties/${id}/bans/${memberId}`),
 
   createTopic: (id: string, name: string) => api<Topic>("POST", `/api/parties/${id}/topics`, { name }),
   renameTopic: (id: string, topic: string, name: string) =>

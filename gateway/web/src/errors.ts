@@ -50,6 +50,7 @@ const sentences: Record<string, string> = {
   party_limit: "You are in 10 parties already. Leave one to join or create another.",
   refresh_reused: "This sign-in was used from somewhere else and has been ended for safety. Sign in again.",
   request_replayed: "This join request was already used. Accept the invite again.",
+  banned: "You were removed from this party and cannot join it again unless its owner lifts the ban.",
   token_expired: "This link has expired. Ask for a new one.",
   token_invalid: "This link is not valid or was used already.",
   too_many_attempts: "Too many attempts. Wait a little, then try again.",

@@ -241,7 +241,7 @@ function MessageRow({ m, mine, party, topic, onRetry, onDiscard, onChanged }: {
       setError(describe(e));
     }
   };
-  const name = mine ? "You" : m.author.displayName;
+  const name = mine ? "You" : m.author.label || m.author.displayName;
   return (
     <Box className="message" data-testid="message" data-state={m.state ?? "sent"} px="md" py={6}>
       <Group justify="space-between" wrap="nowrap" align="flex-start">

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Navigate, useNavigate, useParams } from "react-router-dom";
 import {
-  ActionIcon, Alert, AppShell, Avatar, Burger, Button, Center, Group, Indicator, Loader, Menu, NavLink, ScrollArea, Stack, Text,
+  ActionIcon, Alert, AppShell, Avatar, Badge, Burger, Button, Center, Group, Indicator, Loader, Menu, NavLink, ScrollArea, Stack, Text,
   Title, Tooltip, UnstyledButton,
 } from "@mantine/core";
 import { useDisclosure, useMediaQuery } from "@mantine/hooks";
@@ -345,8 +345,13 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
                       aria-label={m.online ? "online" : "offline"}>
                       <Avatar size="sm" radius="xl">{initials(m.displayName)}</Avatar>
                     </Indicator>
-                    <Text size="sm" truncate>{m.displayName}{m.memberId === me.memberId ? " (you)" : ""}</Text>
-                    {m.role === "owner" && <Text size="xs" c="dimmed">owner</Text>}
+                    <Stack gap={0} style={{ minWidth: 0 }}>
+                      <Group gap={4} wrap="nowrap">
+                        <Text size="sm" truncate>{m.label || m.displayName}{m.memberId === me.memberId ? " (you)" : ""}</Text>
+                        {m.role === "owner" && <Badge size="xs" variant="light" data-testid="owner-badge">owner</Badge>}
+                      </Group>
+                      <Text size="xs" c="dimmed" ff="monospace" title="Member key fingerprint: compare it with the person to be sure who they are" data-testid="fingerprint">{m.fingerprint}</Text>
+                    </Stack>
                   </Group>
                   {isOwner && m.role !== "owner" && (
                     <Menu position="bottom-end" withinPortal>
@@ -354,12 +359,29 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
                         <ActionIcon variant="subtle" size="sm" aria-label={`Options for ${m.displayName}`}><IconDots size={14} /></ActionIcon>
                       </Menu.Target>
                       <Menu.Dropdown>
-                        <Menu.Item color="red" onClick={() => setDialog({ kind: "kick", memberId: m.memberId, name: m.displayName })}>Remove from party</Menu.Item>
+                        <Menu.Item color="red" onClick={() => setDialog({ kind: "kick", memberId: m.memberId, name: m.label || m.displayName })}>Remove from party</Menu.Item>
                       </Menu.Dropdown>
                     </Menu>
                   )}
                 </Group>
               ))}
+              {isOwner && party.bans && party.bans.length > 0 && (
+                <>
+                  <Text size="xs" fw={700} c="dimmed" tt="uppercase" mt="md">Banned</Text>
+                  {party.bans.map((b) => (
+                    <Group key={b.memberId} justify="space-between" wrap="nowrap" data-testid="ban">
+                      <Stack gap={0} style={{ minWidth: 0 }}>
+                        <Text size="sm" truncate>{b.displayName}</Text>
+                        <Text size="xs" c="dimmed" ff="monospace">{b.fingerprint}</Text>
+                      </Stack>
+                      <Button size="compact-xs" variant="subtle" onClick={async () => {
+                        await routes.unban(party.id, b.memberId);
+                        setParties((l) => l ? l.map((x) => x.id === party.id ? { ...x, bans: x.bans?.filter((y) => y.memberId !== b.memberId) } : x) : l);
+                      }}>Lift ban</Button>
+                    </Group>
+                  ))}
+                </>
+              )}
             </Stack>
           </ScrollArea>
         )}

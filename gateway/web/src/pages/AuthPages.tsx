@@ -6,9 +6,9 @@ import {
   Alert, Anchor, Button, Center, Divider, Group, Loader, Paper, PasswordInput, Stack, Text, TextInput, Title,
 } from "@mantine/core";
 import { IconBrandGithub, IconBrandGoogle, IconCheck, IconAlertCircle } from "@tabler/icons-react";
-import { routes } from "../api";
+import { ApiError, routes } from "../api";
 import { useAuth } from "../auth";
-import { describe } from "../errors";
+import { describe, sentenceFor } from "../errors";
 import { useAction } from "../useAction";
 import { peekNext } from "../next";
 
@@ -105,7 +105,16 @@ export function SignUp() {
   const [password, setPassword] = useState("");
   const { busy, error, run } = useAction(async () => {
     await routes.register(email, password, name);
-    await signedIn(await routes.login(email, password));
+    try {
+      await signedIn(await routes.login(email, password));
+    } catch (err) {
+      // Registration answers the same for a taken address (its owner gets
+      // a mail); only signing in tells, and only with the right password.
+      if (err instanceof ApiError && err.code === "invalid_credentials") {
+        throw new ApiError(409, "email_maybe_taken", "This address may already have an account: we sent it a mail. Sign in, or reset the password from the sign-in page.");
+      }
+      throw err;
+    }
   });
   const redirect = useRedirectWhenSignedIn();
   if (redirect) return redirect;
@@ -241,7 +250,7 @@ export function OAuthDone() {
   const params = useFragmentParams();
   const { signedIn } = useAuth();
   const navigate = useNavigate();
-  const [error, setError] = useState<string | null>(params.get("error") ? params.get("message") || describe(null) : null);
+  const [error, setError] = useState<string | null>(params.get("error") ? sentenceFor(params.get("error") ?? "") : null);
   const started = useRef(false);
   useEffect(() => {
     if (started.current || params.get("error")) return;
