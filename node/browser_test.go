@@ -454,6 +454,12 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 		chromedp.WaitVisible(`//*[contains(., "You were removed from Readers.")]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//*[contains(., "Welcome, Bob")]`, chromedp.BySearch),
 	)
+	// The removal is a ban, listed for the owner, who can lift it.
+	a.run("see bob banned", chromedp.WaitVisible(`//section[@aria-label="Banned"]//*[contains(., "Bob")]`, chromedp.BySearch))
+	a.run("lift bob's ban",
+		chromedp.Click(`//section[@aria-label="Banned"]//button[contains(., "Lift ban")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`//section[@aria-label="Banned"]`, chromedp.BySearch),
+	)
 
 	// An expired invite shows its sentence.
 	expired := expiredInvite(t, nodes[0], pv)

@@ -600,6 +600,7 @@ func (s *Service) tryJoin(account, party string) (View, error) {
 		if err == nil {
 			if m2, err2 := s.membership(account, party); err2 == nil && m2.Status == StatusMember {
 				s.log.Info("joined party", "party", party)
+				s.scheduleSync(party, m.OwnerPeer) // the party's history, at once
 				st, err := s.State(party)
 				if err != nil {
 					return View{}, err

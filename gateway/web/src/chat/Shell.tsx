@@ -365,9 +365,10 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
                   )}
                 </Group>
               ))}
-              {isOwner && party.bans && party.bans.length > 0 && (
-                <>
-                  <Text size="xs" fw={700} c="dimmed" tt="uppercase" mt="md">Banned</Text>
+            </Stack>
+            {isOwner && party.bans && party.bans.length > 0 && (
+              <Stack gap="xs" p="sm" component="section" aria-label="Banned">
+                  <Text size="xs" fw={700} c="dimmed" tt="uppercase">Banned — can rejoin only when you lift the ban</Text>
                   {party.bans.map((b) => (
                     <Group key={b.memberId} justify="space-between" wrap="nowrap" data-testid="ban">
                       <Stack gap={0} style={{ minWidth: 0 }}>
@@ -380,9 +381,8 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
                       }}>Lift ban</Button>
                     </Group>
                   ))}
-                </>
-              )}
-            </Stack>
+              </Stack>
+            )}
           </ScrollArea>
         )}
       </AppShell.Aside>
