@@ -273,3 +273,43 @@ func TestKickedMemberCannotRejoin(t *testing.T) {
 	accept(t, b, link, http.StatusOK)
 	waitConverged(t, partyID, nodes...)
 }
+
+// TestSilentMemberStallsNoSync: a member node that never answers syncs
+// does not hold up catch-up from the others: syncs run per peer,
+// concurrently, with a short timeout.
+func TestSilentMemberStallsNoSync(t *testing.T) {
+	nodes := nodetest.Start(t, 2)
+	a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
+	partyID, topic := partyOf(t, a, b)
+	silent := nodetest.NewRogue(t)
+	silent.SetAnswer(func(ctx context.Context, _ string, _ []byte) []byte { <-ctx.Done(); return nil })
+	if err := silent.Join(a.n, invite(t, a, partyID, nil).String("token"), "Silent"); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, partyID, a.n, b.n)
+
+	// Bob's node goes down; Ann posts; then Ann's node goes down too.
+	bCfg := nodetest.SameAddrs(b.n)
+	if err := b.n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const posts = 20
+	for i := range posts {
+		a.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": fmt.Sprintf("while Bob was away %d", i)})
+	}
+	aCfg := nodetest.SameAddrs(a.n)
+	if err := a.n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's node comes back and finds only the silent member: its syncs
+	// with it hang until they time out, again and again.
+	b.rebind(t, nodetest.StartWith(t, bCfg))
+	nodetest.Eventually(t, converge, "Bob's node to reach the silent member", func() bool { return b.n.Network().Connected(silent.Peer) })
+	nodetest.Eventually(t, converge, "Bob's node to start syncing with it", func() bool { return silent.Requests() > 0 })
+	// Ann's node comes back: Bob catches up from it at once, well within
+	// one timeout of the silent member's syncs (5 s in tests).
+	a.rebind(t, nodetest.StartWith(t, aCfg))
+	nodetest.Eventually(t, 4*time.Second, "Bob to catch up from Ann while the silent member hangs", func() bool {
+		return countPrefix(history(t, b, partyID, topic, 100), "while Bob was away") == posts
+	})
+}
