@@ -155,3 +155,35 @@ func TestCloseWhileDeliveringDoesNotHang(t *testing.T) {
 		t.Fatal("JoinTopic during Close succeeded")
 	}
 }
+
+// TestSubscriptionsToOtherTopicsAreNotKept: a member node subscribing to
+// many topics we are not in costs us no state for them.
+func TestSubscriptionsToOtherTopicsAreNotKept(t *testing.T) {
+	a, b := startNet(t, newTestDomain()), startNet(t, newTestDomain())
+	if err := a.JoinTopic("p"); err != nil {
+		t.Fatal(err)
+	}
+	others := make([]string, 50)
+	for i := range others {
+		others[i] = fmt.Sprintf("other-%d", i)
+		if err := b.JoinTopic(others[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.JoinTopic("p"); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, a.host, b.host)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(a.TopicPeers("p")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the shared topic's subscription did not arrive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, o := range others {
+		if peers := a.ps.ListPeers(TopicName(o)); len(peers) > 0 {
+			t.Fatalf("kept %v as subscribers of a topic we are not in", peers)
+		}
+	}
+}

@@ -72,33 +72,43 @@ func (h *pubsubHost) SetStreamHandlerMatch(pid protocol.ID, m func(protocol.ID) 
 var gossipProtocols = []protocol.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11}
 
 // dropped remembers subscriptions refused because the peer was not (yet)
-// a member node of the party, to refresh the peer once it is.
+// a member node of the party, or we were not in it yet, to refresh the
+// peer once both hold. Bounded: past maxDropped, refusals are not
+// remembered (the mesh then forms through the other side's GRAFT).
 type dropped struct {
 	mu sync.Mutex
-	m  map[string]map[peer.ID]bool // guarded by mu: party → peers
+	m  map[string]map[peer.ID]bool // guarded by mu: topic → peers
+	n  int                         // guarded by mu: entries
 }
 
-func (d *dropped) add(party string, p peer.ID) {
+const maxDropped = 1024
+
+func (d *dropped) add(topic string, p peer.ID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.n >= maxDropped || d.m[topic][p] {
+		return
+	}
 	if d.m == nil {
 		d.m = map[string]map[peer.ID]bool{}
 	}
-	if d.m[party] == nil {
-		d.m[party] = map[peer.ID]bool{}
+	if d.m[topic] == nil {
+		d.m[topic] = map[peer.ID]bool{}
 	}
-	d.m[party][p] = true
+	d.m[topic][p] = true
+	d.n++
 }
 
-// take removes and returns the peers dropped for party.
-func (d *dropped) take(party string) []peer.ID {
+// take removes and returns the peers dropped for topic.
+func (d *dropped) take(topic string) []peer.ID {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []peer.ID
-	for p := range d.m[party] {
+	for p := range d.m[topic] {
 		out = append(out, p)
 	}
-	delete(d.m, party)
+	d.n -= len(d.m[topic])
+	delete(d.m, topic)
 	return out
 }
 
@@ -109,10 +119,11 @@ type subscriptionFilter struct{ n *Network }
 func (f subscriptionFilter) CanSubscribe(topic string) bool { return isPartyTopic(topic) }
 
 // FilterIncomingSubscriptions keeps a peer's subscriptions to the topics of
-// parties it is a member node of, its unsubscriptions, and subscriptions to
-// topics we are not in (they cost nothing and let a mesh form at once when
-// we join). It runs on GossipSub's event loop: it must not call back into
-// pubsub.
+// parties we are in and it is a member node of, and its unsubscriptions.
+// Others are dropped — a subscription to a topic we are not in would only
+// cost memory — and remembered, so the peer is refreshed when we join the
+// party or learn it is a member (MembersChanged). It runs on GossipSub's
+// event loop: it must not call back into pubsub.
 func (f subscriptionFilter) FilterIncomingSubscriptions(from peer.ID, subs []*pb.RPC_SubOpts) ([]*pb.RPC_SubOpts, error) {
 	if len(subs) > maxSubscriptionsPerRPC {
 		return nil, errTooManySubscriptions
@@ -121,14 +132,14 @@ func (f subscriptionFilter) FilterIncomingSubscriptions(from peer.ID, subs []*pb
 		if !s.GetSubscribe() {
 			return false
 		}
-		party, ok := f.n.partyOfTopic(s.GetTopicid())
-		if !ok {
-			return !isPartyTopic(s.GetTopicid())
-		}
-		if f.n.domain.AllowPeer(party, from.String()) {
+		topic := s.GetTopicid()
+		party, ok := f.n.partyOfTopic(topic)
+		if ok && f.n.domain.AllowPeer(party, from.String()) {
 			return false
 		}
-		f.n.dropped.add(party, from)
+		if isPartyTopic(topic) {
+			f.n.dropped.add(topic, from)
+		}
 		return true
 	}), nil
 }
@@ -168,11 +179,14 @@ func (n *Network) MembersChanged(party string) {
 			}
 		}
 	}
-	for _, p := range n.dropped.take(party) {
-		if n.domain.AllowPeer(party, p.String()) {
+	topic := TopicName(party)
+	for _, p := range n.dropped.take(topic) {
+		switch {
+		case pt == nil: // we are not in the party (any more): forget them
+		case n.domain.AllowPeer(party, p.String()):
 			n.resetPubsub(p) // it re-announces its subscriptions, which now pass
-		} else {
-			n.dropped.add(party, p)
+		default:
+			n.dropped.add(topic, p)
 		}
 	}
 	n.startPubsub()

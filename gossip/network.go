@@ -603,7 +603,6 @@ func (n *Network) LeaveTopic(party string) error {
 		return nil
 	}
 	n.joined.Delete(TopicName(party))
-	n.dropped.take(party)
 	n.ps.UnregisterTopicValidator(TopicName(party))
 	pt.sub.Cancel()
 	pt.cancel()

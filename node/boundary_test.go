@@ -243,9 +243,19 @@ func TestExMemberSyncStopsAtItsRemoval(t *testing.T) {
 	if kinds, code := syncFrom(t, rogue, n, "msgsync", partyID); code != "not_member" {
 		t.Fatalf("the ex-member's message sync = %v %q, want not_member", kinds, code)
 	}
-	for _, typ := range []string{"sync", "msgsync"} {
-		if kinds, code := syncFrom(t, stranger, n, typ, partyID); code != "not_member" {
-			t.Fatalf("a stranger's %s = %v %q, want not_member", typ, kinds, code)
+	// A stranger hears not_member, whether or not the node holds the party:
+	// it cannot probe which parties a node is in.
+	for _, id := range []string{partyID, strings.Repeat("ab", 32)} {
+		for _, typ := range []string{"sync", "msgsync"} {
+			if kinds, code := syncFrom(t, stranger, n, typ, id); code != "not_member" {
+				t.Fatalf("a stranger's %s of party %.8s = %v %q, want not_member", typ, id, kinds, code)
+			}
+		}
+		// A leave signed by the stranger's own key for that party.
+		req, _ := party.EncodeLeaveRequest(party.Actor{Key: stranger.Key}, id, time.Now().UnixMilli())
+		raw, err := stranger.Net.Request(t.Context(), n.PeerID(), n.Addrs(), req)
+		if err != nil || party.ResponseError(raw) == nil || !strings.Contains(string(raw), "not_member") {
+			t.Fatalf("a stranger's leave of party %.8s = %s %v, want not_member", id, raw, err)
 		}
 	}
 }

@@ -653,11 +653,11 @@ func (s *Service) handleMsgSync(from string, r wireRequest) ([]byte, error) {
 		return nil, fmt.Errorf("%w: message sync request", ErrBadRequest)
 	}
 	st, err := s.State(req.Party)
+	if errors.Is(err, ErrNotFound) || (err == nil && !st.MemberByPeer(from)) {
+		return nil, ErrNotMember // the same whether or not we hold the party
+	}
 	if err != nil {
 		return nil, err
-	}
-	if !st.MemberByPeer(from) {
-		return nil, ErrNotMember
 	}
 	mine, err := s.feedHeads(req.Party)
 	if err != nil {

@@ -142,7 +142,7 @@ func (s *Service) handleRequest(ctx context.Context, from string, raw []byte) (w
 	case reqJoin:
 		return s.handleJoin(ctx, from, r)
 	case reqLeave:
-		return s.handleLeave(ctx, r)
+		return s.handleLeave(ctx, from, r)
 	case reqSync:
 		return s.handleSync(from, r)
 	case reqMsgSync:
@@ -229,13 +229,22 @@ func (s *Service) handleJoin(ctx context.Context, from string, r wireRequest) (w
 // already: the answer (the log) is sent again, no op is added.
 var errAdmitted = errors.New("party: request already admitted")
 
-func (s *Service) handleLeave(ctx context.Context, r wireRequest) (wireResponse, error) {
+func (s *Service) handleLeave(ctx context.Context, from string, r wireRequest) (wireResponse, error) {
 	var lr LeaveRequest
 	if err := openSigned(r, leaveDomain, &lr, func() string { return lr.Member }); err != nil {
 		return wireResponse{}, err
 	}
+	// Only a member's home node sends its leave. Anyone else — and anyone
+	// asking about a party we do not hold — hears the same not_member, so a
+	// stranger cannot probe which parties we hold or own.
+	if st, err := s.State(lr.Party); err != nil || !st.Peers[from] {
+		return wireResponse{}, ErrNotMember
+	}
 	_, err := s.appendOp(ctx, lr.Party, nil, KindMemberLeave, func(st *State) (any, error) {
 		m := st.Members[lr.Member]
+		if m != nil && m.Peer != from {
+			return nil, ErrNotMember
+		}
 		if m == nil || lr.Time < m.JoinedAt {
 			return nil, errAdmitted // gone already, or a stale leave from before a re-join
 		}
@@ -256,11 +265,11 @@ func (s *Service) handleSync(from string, r wireRequest) (wireResponse, error) {
 		return wireResponse{}, fmt.Errorf("%w: sync request", ErrBadRequest)
 	}
 	st, err := s.State(sr.Party)
+	if errors.Is(err, ErrNotFound) || (err == nil && !st.Peers[from]) {
+		return wireResponse{}, ErrNotMember // the same whether or not we hold the party
+	}
 	if err != nil {
 		return wireResponse{}, err
-	}
-	if !st.Peers[from] {
-		return wireResponse{}, ErrNotMember
 	}
 	// A member node gets the whole log; the node of members who all left
 	// or were kicked gets it up to the op that removed the last of them
