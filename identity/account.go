@@ -2,14 +2,11 @@ package identity
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/base32"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/chatterbox/chatterbox/identity/member"
 )
 
 // Account is a local user of this node.
@@ -34,37 +31,16 @@ func (a Account) MemberPublicKey() ed25519.PublicKey {
 // MemberID is the account's global identity: its member public key.
 func (a Account) MemberID() string { return MemberID(a.MemberPublicKey()) }
 
-var memberEnc = base32.StdEncoding.WithPadding(base32.NoPadding)
+// MemberID is the member id of a public key (see member.ID).
+func MemberID(pub ed25519.PublicKey) string { return member.ID(pub) }
 
-// MemberID encodes a member public key as the member's global identity:
-// the 32 key bytes in unpadded lowercase base32 (52 characters). It is the
-// key itself rather than a hash of it, so any node can verify a signature
-// from the id alone.
-func MemberID(pub ed25519.PublicKey) string {
-	return strings.ToLower(memberEnc.EncodeToString(pub))
-}
+// ParseMemberID decodes a member id (see member.Parse).
+func ParseMemberID(id string) (ed25519.PublicKey, error) { return member.Parse(id) }
 
-// ParseMemberID decodes a MemberID back to the public key.
-func ParseMemberID(id string) (ed25519.PublicKey, error) {
-	raw, err := memberEnc.DecodeString(strings.ToUpper(id))
-	if err != nil || len(raw) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("identity: malformed member id %q", id)
-	}
-	return ed25519.PublicKey(raw), nil
-}
+// Fingerprint is the short form of a member key (see member.Fingerprint).
+func Fingerprint(pub ed25519.PublicKey) string { return member.Fingerprint(pub) }
 
-// Fingerprint is a short, human-comparable digest of a member key:
-// four groups of four base32 characters of its SHA-256, e.g. "k3p7-q2xa-…".
-func Fingerprint(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	s := strings.ToLower(memberEnc.EncodeToString(sum[:10]))
-	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
-}
-
-const (
-	maxEmailLen       = 254
-	maxDisplayNameLen = 64
-)
+const maxEmailLen = 254
 
 // NormalizeEmail validates a bare email address (no display name, no
 // comments) and returns it lower-cased, the form accounts are keyed by.
@@ -86,16 +62,5 @@ func NormalizeEmail(email string) (string, error) {
 }
 
 // NormalizeDisplayName trims a display name and checks it is 1..64
-// printable characters.
-func NormalizeDisplayName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxDisplayNameLen {
-		return "", ErrInvalidDisplayName
-	}
-	for _, r := range name {
-		if !unicode.IsPrint(r) {
-			return "", ErrInvalidDisplayName
-		}
-	}
-	return name, nil
-}
+// printable characters (see member.NormalizeName).
+func NormalizeDisplayName(name string) (string, error) { return member.NormalizeName(name) }

@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/chatterbox/chatterbox/identity/member"
 )
 
 // Sentinel errors. The gateway maps each to an HTTP status and a stable
 // error code in one place (gateway/errors.go).
 var (
 	ErrInvalidEmail       = errors.New("identity: invalid email address")
-	ErrInvalidDisplayName = errors.New("identity: invalid display name")
+	ErrInvalidDisplayName = member.ErrInvalidName
 	ErrWeakPassword       = errors.New("identity: password too weak")
 	ErrEmailTaken         = errors.New("identity: email already registered")
 	ErrInvalidCredentials = errors.New("identity: invalid email or password")

@@ -4,6 +4,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -89,6 +90,32 @@ func TestLayering(t *testing.T) {
 			for _, bad := range forbidden[top] {
 				if strings.HasPrefix(imp, bad) {
 					t.Errorf("%s imports %s, which DESIGN.md forbids", dir, imp)
+				}
+			}
+		}
+	}
+}
+
+// TestDependenciesPointDownTransitively: the party domain pulls in no
+// networking, session, OAuth, mail or password-hashing code, not even
+// through a package it imports (`go list -deps`).
+func TestDependenciesPointDownTransitively(t *testing.T) {
+	forbidden := map[string][]string{
+		"./party/...":           {"github.com/libp2p/", "github.com/golang-jwt/", "golang.org/x/oauth2", "github.com/wneessen/go-mail", "golang.org/x/crypto/argon2", module + "/identity\n"},
+		"./identity/member/...": {"github.com/", "golang.org/x/", module + "/"},
+	}
+	for pattern, bad := range forbidden {
+		cmd := exec.Command("go", "list", "-deps", pattern)
+		cmd.Dir = ".."
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pattern, err)
+		}
+		deps := string(out)
+		for _, b := range bad {
+			for _, line := range strings.Split(deps, "\n") {
+				if strings.HasPrefix(line+"\n", b) && !strings.HasPrefix(line, module+"/identity/member") {
+					t.Errorf("%s depends on %s", pattern, line)
 				}
 			}
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/identity/member"
 )
 
 // MemberView is a member as clients see it.
@@ -41,7 +41,7 @@ func fingerprint(memberID string) string {
 	if err != nil {
 		return ""
 	}
-	return identity.Fingerprint(key)
+	return member.Fingerprint(key)
 }
 
 // label is how a member is named to users: their display name, made

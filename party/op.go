@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/identity/member"
 )
 
 // Op kinds.
@@ -132,4 +132,4 @@ type (
 )
 
 // memberKey decodes a MemberID.
-func memberKey(id string) (ed25519.PublicKey, error) { return identity.ParseMemberID(id) }
+func memberKey(id string) (ed25519.PublicKey, error) { return member.Parse(id) }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/identity/member"
 )
 
 // Network is what the party service needs from the network layer. Peers
@@ -60,7 +60,7 @@ type Actor struct {
 }
 
 // MemberID is the actor's global identity.
-func (a Actor) MemberID() string { return identity.MemberID(a.Key.Public().(ed25519.PublicKey)) }
+func (a Actor) MemberID() string { return member.ID(a.Key.Public().(ed25519.PublicKey)) }
 
 // Config configures a Service; DB and Keys are required.
 type Config struct {

@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/identity/member"
 )
 
 // Member is a member of a party as the log records it.
@@ -122,7 +122,7 @@ func (s *State) clone() *State {
 // CheckMemberName validates a display name carried in an op or request:
 // the same rule as names typed into the API, and already normalised.
 func CheckMemberName(name string) error {
-	n, err := identity.NormalizeDisplayName(name)
+	n, err := member.NormalizeName(name)
 	if err != nil || n != name {
 		return ErrNameInvalid
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/identity/member"
 )
 
 // chain builds a valid party log signed by an owner key, op by op.
@@ -32,7 +32,7 @@ func newKey(t testing.TB) ed25519.PrivateKey {
 }
 
 func memberIDOf(k ed25519.PrivateKey) string {
-	return identity.MemberID(k.Public().(ed25519.PublicKey))
+	return member.ID(k.Public().(ed25519.PublicKey))
 }
 
 // newChain is the partytest.NewParty of DESIGN: a party with a create op,
