@@ -23,7 +23,6 @@ type Invite struct {
 }
 
 const (
-	inviteDomain   = "chatterbox/invite/v1\n"
 	maxTokenLength = 8 << 10
 	// LinkPrefix starts every invite link: the joiner's own node on the
 	// default gateway port; the token after '#' never reaches a server log.
@@ -37,13 +36,12 @@ func (inv Invite) Expired(now time.Time) bool { return now.Unix() >= inv.Expires
 func Link(token string) string { return LinkPrefix + token }
 
 func signInvite(inv Invite, key ed25519.PrivateKey) (string, error) {
-	payload, err := json.Marshal(inv)
+	e, err := seal(inviteDomain, inv, key)
 	if err != nil {
 		return "", err
 	}
-	sig := ed25519.Sign(key, append([]byte(inviteDomain), payload...))
 	enc := base64.RawURLEncoding
-	return enc.EncodeToString(payload) + "." + enc.EncodeToString(sig), nil
+	return enc.EncodeToString(e.Payload) + "." + enc.EncodeToString(e.Sig), nil
 }
 
 // ParseInvite accepts an invite link (anything with "#<token>"), a
@@ -73,7 +71,7 @@ func ParseInvite(linkOrToken string) (Invite, string, error) {
 		return Invite{}, "", ErrInviteInvalid
 	}
 	key, err := memberKey(inv.Owner)
-	if err != nil || !ed25519.Verify(key, append([]byte(inviteDomain), payload...), sig) {
+	if err != nil || !verifyBytes(inviteDomain, payload, sig, key) {
 		return Invite{}, "", ErrInviteInvalid
 	}
 	return inv, s, nil

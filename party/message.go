@@ -36,13 +36,9 @@ type Message struct {
 
 // SignedMessage is a message as it travels and is stored: the exact
 // payload bytes and the author's signature.
-type SignedMessage struct {
-	Payload []byte `json:"p"`
-	Sig     []byte `json:"s"`
-}
+type SignedMessage Envelope
 
 const (
-	msgDomain = "chatterbox/msg/v1\n"
 	// MaxBodyChars is the longest message body, in characters.
 	MaxBodyChars  = 4000
 	maxMsgPayload = 24 << 10
@@ -73,11 +69,8 @@ func SignMessage(msg Message, key ed25519.PrivateKey) (SignedMessage, error) {
 }
 
 func signMessage(msg Message, key ed25519.PrivateKey) (SignedMessage, error) {
-	payload, err := json.Marshal(msg)
-	if err != nil {
-		return SignedMessage{}, err
-	}
-	return SignedMessage{Payload: payload, Sig: ed25519.Sign(key, append([]byte(msgDomain), payload...))}, nil
+	e, err := seal(msgDomain, msg, key)
+	return SignedMessage(e), err
 }
 
 // Message errors.
@@ -122,7 +115,7 @@ func checkShapeCached(sm SignedMessage, cache *sigCache) (Message, error) {
 	}
 	if cache == nil || !cache.has(id) {
 		key, err := memberKey(msg.Author)
-		if err != nil || !ed25519.Verify(key, append([]byte(msgDomain), sm.Payload...), sm.Sig) {
+		if err != nil || !Envelope(sm).Verify(msgDomain, key) {
 			return msg, fmt.Errorf("%w: bad signature", ErrMessageInvalid)
 		}
 		if cache != nil {

@@ -37,14 +37,7 @@ type Op struct {
 
 // SignedOp is an op as it travels and is stored: the exact payload bytes and
 // the owner's signature over them. Verification never re-serialises.
-type SignedOp struct {
-	Payload []byte `json:"p"`
-	Sig     []byte `json:"s"`
-}
-
-// opDomain separates op signatures from every other signature of a member
-// key.
-const opDomain = "chatterbox/op/v1\n"
+type SignedOp Envelope
 
 // Hash identifies the op: hex SHA-256 of its signed payload.
 func (s SignedOp) Hash() string {
@@ -66,17 +59,14 @@ func (s SignedOp) Decode() (Op, error) {
 
 // Verify checks the signature against the owner's public key.
 func (s SignedOp) Verify(owner ed25519.PublicKey) bool {
-	return len(owner) == ed25519.PublicKeySize && ed25519.Verify(owner, append([]byte(opDomain), s.Payload...), s.Sig)
+	return Envelope(s).Verify(opDomain, owner)
 }
 
 const maxOpBytes = 16 << 10
 
 func signOp(op Op, key ed25519.PrivateKey) (SignedOp, error) {
-	payload, err := json.Marshal(op)
-	if err != nil {
-		return SignedOp{}, err
-	}
-	return SignedOp{Payload: payload, Sig: ed25519.Sign(key, append([]byte(opDomain), payload...))}, nil
+	e, err := seal(opDomain, op, key)
+	return SignedOp(e), err
 }
 
 // Limits of a party, fixed in its create op.

@@ -61,8 +61,6 @@ type SyncRequest struct {
 }
 
 const (
-	joinDomain  = "chatterbox/join/v1\n"
-	leaveDomain = "chatterbox/leave/v1\n"
 	// maxRequestBytes bounds a request frame; maxResponseBytes a response.
 	maxRequestBytes  = 64 << 10
 	maxResponseBytes = 8 << 20
@@ -70,11 +68,11 @@ const (
 )
 
 func signedRequest(typ, domain string, v any, key ed25519.PrivateKey) ([]byte, error) {
-	payload, err := json.Marshal(v)
+	e, err := seal(domain, v, key)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(wireRequest{Type: typ, Payload: payload, Sig: ed25519.Sign(key, append([]byte(domain), payload...))})
+	return json.Marshal(wireRequest{Type: typ, Payload: e.Payload, Sig: e.Sig})
 }
 
 // openSigned verifies a signed payload against the member id named inside
@@ -84,7 +82,7 @@ func openSigned(r wireRequest, domain string, v any, memberOf func() string) err
 		return fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	key, err := memberKey(memberOf())
-	if err != nil || !ed25519.Verify(key, append([]byte(domain), r.Payload...), r.Sig) {
+	if err != nil || !verifyBytes(domain, r.Payload, r.Sig, key) {
 		return fmt.Errorf("%w: bad signature", ErrBadRequest)
 	}
 	return nil

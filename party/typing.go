@@ -2,7 +2,6 @@ package party
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 )
 
@@ -17,13 +16,9 @@ type Typing struct {
 }
 
 // SignedTyping is a typing notice with the author's signature.
-type SignedTyping struct {
-	Payload []byte `json:"p"`
-	Sig     []byte `json:"s"`
-}
+type SignedTyping Envelope
 
 const (
-	typingDomain = "chatterbox/typing/v1\n"
 	// typingFreshness is how old (or early) a typing notice may be.
 	typingFreshness = 30_000
 )
@@ -42,7 +37,7 @@ func (s *Service) judgeTyping(st *State, t SignedTyping) (Typing, Verdict) {
 		return ty, Reject
 	}
 	key, err := memberKey(ty.Author)
-	if err != nil || !ed25519.Verify(key, append([]byte(typingDomain), t.Payload...), t.Sig) {
+	if err != nil || !Envelope(t).Verify(typingDomain, key) {
 		return ty, Reject
 	}
 	m := st.Members[ty.Author]
@@ -82,8 +77,11 @@ func (s *Service) SendTyping(ctx context.Context, a Actor, party, topic string) 
 	if st.Topics[topic] == nil {
 		return ErrTopicNotFound
 	}
-	payload, _ := json.Marshal(Typing{Party: party, Topic: topic, Author: a.MemberID(), Node: s.net.SelfPeer(), Time: s.now().UnixMilli()})
-	t := SignedTyping{Payload: payload, Sig: ed25519.Sign(a.Key, append([]byte(typingDomain), payload...))}
+	e, err := seal(typingDomain, Typing{Party: party, Topic: topic, Author: a.MemberID(), Node: s.net.SelfPeer(), Time: s.now().UnixMilli()}, a.Key)
+	if err != nil {
+		return err
+	}
+	t := SignedTyping(e)
 	raw, _ := json.Marshal(gossipEnvelope{Type: "typing", Typ: &t})
 	if err := s.net.Publish(ctx, party, raw); err != nil {
 		s.log.Debug("publish typing", "err", err)
