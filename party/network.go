@@ -1,11 +1,8 @@
 package party
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -108,12 +105,11 @@ func (s *Service) checkFork(party string, sop SignedOp) {
 // party it serves, and retry joins and leaves waiting for it.
 func (s *Service) PeerConnected(peer string) {
 	s.presence(peer, true)
-	parties, _ := s.localParties()
-	for _, p := range parties {
-		if st, err := s.State(p); err == nil && st.MemberByPeer(peer) {
-			s.scheduleSync(p, peer)
+	s.eachLocalMember(func(st *State, m *Member) {
+		if m.Peer == peer {
+			s.scheduleSync(st.ID, peer)
 		}
-	}
+	})
 	select {
 	case s.retryQ <- struct{}{}:
 	default:
@@ -165,119 +161,6 @@ func (s *Service) WantedPeers() map[string][]string {
 	return out
 }
 
-// scheduleSync asks for a sync of party with peer. Only member nodes are
-// synced with: a stranger's gossip never makes us talk to it.
-func (s *Service) scheduleSync(party, peer string) {
-	if s.net == nil || peer == s.net.SelfPeer() {
-		return
-	}
-	if st, err := s.State(party); err != nil || !st.MemberByPeer(peer) {
-		return
-	}
-	select {
-	case s.syncQ <- syncTask{party: party, peer: peer}:
-	default:
-		s.log.Debug("sync queue full; the periodic sync will catch up", "party", party)
-	}
-}
-
-// maxConcurrentSyncs bounds the syncs running at once.
-const maxConcurrentSyncs = 8
-
-// syncLoop runs queued syncs and, every SyncInterval, syncs each local
-// party with its connected member nodes. Syncs run concurrently, one at a
-// time per (party, peer): a sync asked for while the same one runs is run
-// once more after it, so one silent peer delays no other.
-func (s *Service) syncLoop() {
-	defer s.wg.Done()
-	tick := time.NewTicker(s.cfg.SyncInterval)
-	defer tick.Stop()
-	running := map[syncTask]bool{} // value: asked again while running
-	done := make(chan syncTask)
-	sem := make(chan struct{}, maxConcurrentSyncs)
-	start := func(t syncTask) {
-		if again, ok := running[t]; ok {
-			if !again {
-				running[t] = true
-			}
-			return
-		}
-		running[t] = false
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			select {
-			case sem <- struct{}{}:
-				s.syncWith(t.party, t.peer)
-				<-sem
-			case <-s.ctx.Done():
-			}
-			select {
-			case done <- t:
-			case <-s.ctx.Done():
-			}
-		}()
-	}
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case t := <-s.syncQ:
-			start(t)
-		case t := <-done:
-			again := running[t]
-			delete(running, t)
-			if again {
-				start(t)
-			}
-		case <-tick.C:
-			parties, _ := s.localParties()
-			for _, p := range parties {
-				st, err := s.State(p)
-				if err != nil {
-					continue
-				}
-				for _, m := range st.Members {
-					if m.Peer != s.net.SelfPeer() && s.net.Connected(m.Peer) {
-						start(syncTask{party: p, peer: m.Peer})
-					}
-				}
-			}
-		}
-	}
-}
-
-// syncWith pulls the ops of party that peer has and this node lacks, in
-// bounded batches, through the same validation as gossip.
-func (s *Service) syncWith(party, peer string) {
-	for range 1000 { // bound: 1000 batches of 256 ops
-		st, err := s.State(party)
-		if err != nil {
-			return
-		}
-		payload, _ := json.Marshal(SyncRequest{Party: party, From: st.Seq})
-		req, _ := json.Marshal(wireRequest{Type: reqSync, Payload: payload})
-		resp, err := s.syncRequest(peer, req)
-		if err != nil {
-			s.log.Debug("sync failed", "party", party, "peer", peer, "err", err)
-			return
-		}
-		if resp.Error != "" {
-			s.log.Debug("sync refused", "party", party, "peer", peer, "code", resp.Error)
-			return
-		}
-		res, err := s.ingest(party, resp.Ops, "")
-		if err != nil {
-			s.log.Warn("sync: ops not applied", "party", party, "peer", peer, "err", err)
-			return
-		}
-		if !resp.More || res.applied == 0 || !res.kept {
-			break
-		}
-	}
-	s.syncMessages(party, peer)
-}
-
 // validateMessage judges a gossiped message without storing it.
 func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verdict {
 	var j msgJudgement
@@ -292,127 +175,6 @@ func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verd
 		s.recordEquivocation(st.ID, j, sm)
 	}
 	return j.verdict
-}
-
-// rawRequest sends a request frame and returns the answer frame.
-func (s *Service) rawRequest(peer string, addrs []string, req []byte) ([]byte, error) {
-	return s.rawRequestTimeout(peer, addrs, req, s.cfg.RequestTimeout)
-}
-
-func (s *Service) rawRequestTimeout(peer string, addrs []string, req []byte, timeout time.Duration) ([]byte, error) {
-	if s.net == nil {
-		return nil, ErrUnreachable
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, timeout)
-	defer cancel()
-	if peer == s.net.SelfPeer() {
-		return s.HandleRequest(ctx, peer, req), nil
-	}
-	raw, err := s.net.Request(ctx, peer, addrs, req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
-	}
-	if len(raw) > maxResponseBytes {
-		return nil, fmt.Errorf("%w: oversized response", ErrBadRequest)
-	}
-	return raw, nil
-}
-
-// syncRequest sends a sync request frame, bounded by SyncTimeout, and
-// decodes the answer.
-func (s *Service) syncRequest(peer string, req []byte) (wireResponse, error) {
-	var resp wireResponse
-	raw, err := s.rawRequestTimeout(peer, nil, req, s.cfg.SyncTimeout)
-	if err != nil {
-		return resp, err
-	}
-	if err := json.Unmarshal(raw, &resp); err != nil {
-		return resp, fmt.Errorf("%w: malformed response: %v", ErrBadRequest, err)
-	}
-	return resp, nil
-}
-
-// request sends a request frame and decodes the answer.
-func (s *Service) request(peer string, addrs []string, req []byte) (wireResponse, error) {
-	var resp wireResponse
-	raw, err := s.rawRequest(peer, addrs, req)
-	if err != nil {
-		return resp, err
-	}
-	if err := json.Unmarshal(raw, &resp); err != nil {
-		return resp, fmt.Errorf("%w: malformed response: %v", ErrBadRequest, err)
-	}
-	return resp, nil
-}
-
-// retryLoop resends pending joins and leaves with exponential backoff, and
-// at once when a connection to the peer they wait for opens.
-func (s *Service) retryLoop() {
-	defer s.wg.Done()
-	backoff := s.cfg.RetryMin
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.retryQ:
-		case <-timer.C:
-		}
-		waiting := s.retryPending()
-		if !waiting {
-			backoff = s.cfg.RetryMin
-		}
-		timer.Reset(backoff)
-		if waiting {
-			backoff = min(backoff*2, s.cfg.RetryMax)
-		}
-	}
-}
-
-// retryPending tries every pending join and leave once and reports whether
-// any is still waiting.
-func (s *Service) retryPending() bool {
-	var pending []Membership
-	var leaves []LeaveOutbox
-	var leaveKeys [][]byte
-	s.db.View(func(txn *badger.Txn) error {
-		listJSON(txn, pMine, func(_ []byte, raw []byte) error {
-			var m Membership
-			if json.Unmarshal(raw, &m) == nil && m.Status == StatusPending {
-				pending = append(pending, m)
-			}
-			return nil
-		})
-		return listJSON(txn, pLeave, func(k []byte, raw []byte) error {
-			var lo LeaveOutbox
-			if json.Unmarshal(raw, &lo) == nil {
-				leaves, leaveKeys = append(leaves, lo), append(leaveKeys, k)
-			}
-			return nil
-		})
-	})
-	waiting := false
-	for _, m := range pending {
-		if s.ctx.Err() != nil {
-			return true
-		}
-		if _, err := s.tryJoin(m.Account, m.Party); errors.Is(err, ErrUnreachable) {
-			waiting = true
-		}
-	}
-	for i, lo := range leaves {
-		resp, err := s.request(lo.OwnerPeer, lo.Addrs, lo.Request)
-		if err != nil {
-			waiting = true
-			continue
-		}
-		if resp.Error != "" {
-			s.log.Warn("owner refused a leave request", "code", resp.Error)
-		}
-		update(s.db, func(txn *badger.Txn) error { return txn.Delete(leaveKeys[i]) })
-	}
-	return waiting
 }
 
 // AllowPeer reports whether peer is the home node of a member of party,

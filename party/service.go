@@ -219,6 +219,21 @@ func (s *Service) localParties() ([]string, error) {
 	return out, err
 }
 
+// eachLocalMember calls fn for every member of every party a local account
+// is in.
+func (s *Service) eachLocalMember(fn func(st *State, m *Member)) {
+	parties, _ := s.localParties()
+	for _, p := range parties {
+		st, err := s.State(p)
+		if err != nil {
+			continue
+		}
+		for _, m := range st.Members {
+			fn(st, m)
+		}
+	}
+}
+
 // State returns the replicated state of a party this node holds.
 func (s *Service) State(party string) (*State, error) {
 	var st *State

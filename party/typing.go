@@ -98,18 +98,11 @@ type PresenceView struct {
 
 // presence emits presence events for the members homed on peer.
 func (s *Service) presence(peer string, online bool) {
-	parties, _ := s.localParties()
-	for _, p := range parties {
-		st, err := s.State(p)
-		if err != nil {
-			continue
+	s.eachLocalMember(func(st *State, m *Member) {
+		if m.Peer == peer {
+			s.emit(Event{Type: "presence", Party: st.ID, Data: PresenceView{MemberID: m.ID, Online: online}})
 		}
-		for _, m := range st.Members {
-			if m.Peer == peer {
-				s.emit(Event{Type: "presence", Party: p, Data: PresenceView{MemberID: m.ID, Online: online}})
-			}
-		}
-	}
+	})
 }
 
 // PeerDisconnected is called when the last connection to peer closes.
