@@ -292,6 +292,13 @@ func (n *Node) shutdown() error {
 		cancel()
 		n.gw = nil
 	}
+	// The network before the parties: until it is closed it calls into
+	// them (gossip, requests, connection events). Then parties, then the
+	// identity service they were built on — the reverse of Start.
+	if n.net != nil {
+		n.net.Close()
+		n.net = nil
+	}
 	if n.ps != nil {
 		n.ps.Close()
 		n.ps = nil
@@ -299,10 +306,6 @@ func (n *Node) shutdown() error {
 	if n.id != nil {
 		n.id.Close()
 		n.id = nil
-	}
-	if n.net != nil {
-		n.net.Close()
-		n.net = nil
 	}
 	if n.disc != nil {
 		if err := n.disc.Close(); err != nil {
