@@ -474,9 +474,14 @@ func TestForkIsDetectedAndFreezesAdmissions(t *testing.T) {
 	if v := bob.ValidateGossip(id, nodes[0].PeerID(), two); v != party.Ignore {
 		t.Fatalf("conflicting op judged %v, want Ignore", v)
 	}
-	forks, err := bob.Forks(id)
-	if err != nil || len(forks) != 1 || forks[0].Seq != st.Seq+1 {
-		t.Fatalf("forks = %+v, %v", forks, err)
+	// The validator only judges; the evidence is written right after.
+	var forks []party.ForkEvidence
+	nodetest.Eventually(t, converge, "the fork to be recorded", func() bool {
+		forks, _ = bob.Forks(id)
+		return len(forks) > 0
+	})
+	if len(forks) != 1 || forks[0].Seq != st.Seq+1 {
+		t.Fatalf("forks = %+v", forks)
 	}
 	if v := b.c.Must(200, "GET", "/api/parties/"+id, nil); v.String("status") != "frozen" {
 		t.Fatalf("party after a fork = %s", v.Raw)
@@ -487,6 +492,7 @@ func TestForkIsDetectedAndFreezesAdmissions(t *testing.T) {
 	owner := nodes[0].Parties()
 	owner.DeliverGossip(id, nodes[1].PeerID(), one) // applies at head+1 (the owner never made it)
 	owner.ValidateGossip(id, nodes[1].PeerID(), two)
+	nodetest.Eventually(t, converge, "the owner's node to freeze the party", func() bool { return state(nodes[0], id).Frozen })
 	expectCode(t, c.c.Do("POST", "/api/invites/accept", map[string]string{"link": link}), 409, "party_frozen")
 	a.c.Must(200, "GET", "/healthz", nil)
 

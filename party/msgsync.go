@@ -35,7 +35,7 @@ func (s *Service) feedHeads(party string) (map[string]uint64, error) {
 	heads := map[string]uint64{}
 	err := s.db.View(func(txn *badger.Txn) error {
 		prefix := pFHead + party + "/"
-		return listJSONRaw(txn, prefix, func(k, v []byte) error {
+		return listJSON(txn, prefix, func(k, v []byte) error {
 			n, err := strconv.ParseUint(string(v), 10, 64)
 			if err != nil {
 				return err
@@ -154,20 +154,31 @@ func (s *Service) FeedHeads(party string) (map[string]uint64, error) { return s.
 // usually in flight.
 const gapGrace = time.Second
 
-// syncIfGapPersists syncs with peer if, after gapGrace, the feed of m still
-// lacks messages before it.
+// gapCheck asks the sync loop to look again at a feed gap at a time.
+type gapCheck struct {
+	party, peer string
+	m           Message
+	at          time.Time
+}
+
+// maxGapChecks bounds the gap checks waiting in the sync loop.
+const maxGapChecks = 1024
+
+// syncIfGapPersists asks the sync loop (which owns the timer) to sync with
+// peer if, after gapGrace, the feed of m still lacks messages before it.
 func (s *Service) syncIfGapPersists(party, peer string, m Message) {
-	time.AfterFunc(gapGrace, func() {
-		if s.ctx.Err() != nil {
-			return
-		}
-		var head uint64
-		s.db.View(func(txn *badger.Txn) error {
-			head, _ = feedHead(txn, party, feedID(m.Author, m.Node))
-			return nil
-		})
-		if head+1 < m.Seq {
-			s.scheduleSync(party, peer)
-		}
+	select {
+	case s.gapQ <- gapCheck{party: party, peer: peer, m: m, at: time.Now().Add(gapGrace)}:
+	default: // the periodic sync covers it
+	}
+}
+
+// gapPersists reports whether the feed of g's message still has the gap.
+func (s *Service) gapPersists(g gapCheck) bool {
+	var head uint64
+	s.db.View(func(txn *badger.Txn) error {
+		head, _ = feedHead(txn, g.party, feedID(g.m.Author, g.m.Node))
+		return nil
 	})
+	return head+1 < g.m.Seq
 }

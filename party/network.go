@@ -54,7 +54,8 @@ func (s *Service) ValidateGossip(party, from string, data []byte) Verdict {
 		// A duplicate, or a different owner-signed op for a taken seq: a
 		// fork, recorded (and the party frozen) before it is dropped.
 		if ours, err := s.Ops(party, op.Seq, 1); err == nil && len(ours) == 1 && ours[0].Hash() != env.Op.Hash() {
-			s.checkFork(party, *env.Op)
+			sop := *env.Op
+			s.handOff(func() { s.checkFork(party, sop) })
 		}
 		return Ignore
 	case op.Seq > st.Seq+1:
@@ -172,7 +173,7 @@ func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verd
 		s.scheduleSync(st.ID, from)
 	}
 	if j.equiv != nil {
-		s.recordEquivocation(st.ID, j, sm)
+		s.handOff(func() { s.recordEquivocation(st.ID, j, sm) })
 	}
 	return j.verdict
 }

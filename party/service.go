@@ -104,11 +104,15 @@ type Service struct {
 
 	commitQ chan *postReq // own posts waiting for the group commit
 	syncQ   chan syncTask
-	retryQ  chan struct{}
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	once    sync.Once
+	gapQ    chan gapCheck
+	// chores are writes a topic validator hands off (validators only
+	// judge): fork and equivocation evidence. The sync loop runs them.
+	chores chan func()
+	retryQ chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 type syncTask struct{ party, peer string }
@@ -142,7 +146,7 @@ func New(cfg Config) (*Service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		cfg: cfg, db: cfg.DB, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now,
-		syncQ: make(chan syncTask, 256), retryQ: make(chan struct{}, 1), hlc: &hlcClock{now: cfg.Now}, sigs: newSigCache(8192),
+		syncQ: make(chan syncTask, 256), gapQ: make(chan gapCheck, 256), chores: make(chan func(), 64), retryQ: make(chan struct{}, 1), hlc: &hlcClock{now: cfg.Now}, sigs: newSigCache(8192),
 		commitQ: make(chan *postReq, commitBatch),
 		ctx:     ctx, cancel: cancel,
 	}
@@ -217,6 +221,15 @@ func (s *Service) localParties() ([]string, error) {
 		})
 	})
 	return out, err
+}
+
+// handOff queues a write for the sync loop: validators only judge.
+func (s *Service) handOff(f func()) {
+	select {
+	case s.chores <- f:
+	default:
+		s.log.Warn("evidence queue full; a fork or equivocation record was dropped (it is seen again on the next copy)")
+	}
 }
 
 // eachLocalMember calls fn for every member of every party a local account

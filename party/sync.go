@@ -63,10 +63,34 @@ func (s *Service) syncLoop() {
 			}
 		}()
 	}
+	var gaps []gapCheck // in time order: every check waits gapGrace
+	gapTimer := time.NewTimer(time.Hour)
+	gapTimer.Stop()
+	defer gapTimer.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
+		case f := <-s.chores:
+			f()
+		case g := <-s.gapQ:
+			if len(gaps) < maxGapChecks {
+				gaps = append(gaps, g)
+				if len(gaps) == 1 {
+					gapTimer.Reset(time.Until(g.at))
+				}
+			}
+		case <-gapTimer.C:
+			now := time.Now()
+			for len(gaps) > 0 && !now.Before(gaps[0].at) {
+				if g := gaps[0]; s.gapPersists(g) {
+					s.scheduleSync(g.party, g.peer)
+				}
+				gaps = gaps[1:]
+			}
+			if len(gaps) > 0 {
+				gapTimer.Reset(time.Until(gaps[0].at))
+			}
 		case t := <-s.syncQ:
 			start(t)
 		case t := <-done:
