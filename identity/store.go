@@ -1,11 +1,11 @@
 package identity
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/chatterbox/chatterbox/identity/kv"
 )
 
 // Badger key layout, all under "id/":
@@ -34,39 +34,13 @@ const (
 )
 
 func getJSON(txn *badger.Txn, key string, v any) error {
-	item, err := txn.Get([]byte(key))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	err := kv.GetJSON(txn, []byte(key), v)
+	if errors.Is(err, kv.ErrNotFound) {
 		return ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("get %s: %w", key, err)
-	}
-	return item.Value(func(raw []byte) error {
-		if err := json.Unmarshal(raw, v); err != nil {
-			return fmt.Errorf("decode %s: %w", key, err)
-		}
-		return nil
-	})
-}
-
-func setJSON(txn *badger.Txn, key string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	return txn.Set([]byte(key), raw)
-}
-
-// update runs fn in a read-write transaction, retrying on Badger's
-// optimistic-concurrency conflicts so that concurrent callers serialise.
-func update(db *badger.DB, fn func(txn *badger.Txn) error) error {
-	const attempts = 8
-	var err error
-	for range attempts {
-		err = db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
 	}
 	return err
 }
+
+func setJSON(txn *badger.Txn, key string, v any) error { return kv.SetJSON(txn, []byte(key), v) }
+
+func update(db *badger.DB, fn func(txn *badger.Txn) error) error { return kv.Update(db, fn) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chatterbox/chatterbox/identity/kv"
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -71,26 +72,20 @@ type LeaveOutbox struct {
 	Addrs     []string `json:"addrs,omitempty"`
 }
 
-var errMissing = errors.New("party: key not found")
+// errMissing is a missing key (kv.ErrNotFound).
+var errMissing = kv.ErrNotFound
 
-func getJSON(txn *badger.Txn, key []byte, v any) error {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return errMissing
-	}
-	if err != nil {
-		return err
-	}
-	return item.Value(func(raw []byte) error { return json.Unmarshal(raw, v) })
+func getJSON(txn *badger.Txn, key []byte, v any) error { return kv.GetJSON(txn, key, v) }
+
+func setJSON(txn *badger.Txn, key []byte, v any) error { return kv.SetJSON(txn, key, v) }
+
+func deletePrefix(txn *badger.Txn, prefix []byte) error { return kv.DeletePrefix(txn, prefix) }
+
+func listJSON(txn *badger.Txn, prefix string, fn func(key, raw []byte) error) error {
+	return kv.List(txn, prefix, fn)
 }
 
-func setJSON(txn *badger.Txn, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return txn.Set(key, raw)
-}
+func update(db *badger.DB, fn func(txn *badger.Txn) error) error { return kv.Update(db, fn) }
 
 // loadState returns the party's state as of txn. Decoded states are cached
 // by the Badger version of their record, so the hot paths (every message
@@ -143,21 +138,6 @@ func opsFrom(txn *badger.Txn, party string, from uint64, limit int) ([]SignedOp,
 	return out, nil
 }
 
-func deletePrefix(txn *badger.Txn, prefix []byte) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-	var keys [][]byte
-	for it.Rewind(); it.Valid(); it.Next() {
-		keys = append(keys, it.Item().KeyCopy(nil))
-	}
-	it.Close()
-	for _, k := range keys {
-		if err := txn.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // dropParty deletes a party's replicated data (state, log, invites, forks).
 func dropParty(txn *badger.Txn, party string) error {
 	for _, p := range []string{pOp + party + "/", pFork + party + "/", pInv + party + "/"} {
@@ -166,33 +146,4 @@ func dropParty(txn *badger.Txn, party string) error {
 		}
 	}
 	return txn.Delete([]byte(pState + party))
-}
-
-// listJSON decodes every value under prefix with fn.
-func listJSON(txn *badger.Txn, prefix string, fn func(key []byte, raw []byte) error) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		k := it.Item().KeyCopy(nil)
-		if err := it.Item().Value(func(raw []byte) error { return fn(k, raw) }); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// update retries fn on Badger's optimistic-concurrency conflicts.
-func update(db *badger.DB, fn func(txn *badger.Txn) error) error {
-	var err error
-	for range 8 {
-		if err = db.Update(fn); !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-	}
-	return err
-}
-
-// listJSONRaw calls fn with every key and raw value under prefix.
-func listJSONRaw(txn *badger.Txn, prefix string, fn func(key, val []byte) error) error {
-	return listJSON(txn, prefix, fn)
 }
