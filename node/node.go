@@ -418,6 +418,13 @@ func (n *Node) Network() *gossip.Network { return n.net }
 // two packages do not import each other, and their verdicts map 1:1.
 type domain struct{ *party.Service }
 
+// The concrete types meet the interfaces their consumers declare.
+var (
+	_ gossip.Domain = domain{}
+	_ party.Network = (*gossip.Network)(nil)
+	_ party.Keys    = (*identity.Service)(nil)
+)
+
 func (d domain) ValidateGossip(p, from string, data []byte) gossip.Verdict {
 	switch d.Service.ValidateGossip(p, from, data) {
 	case party.Accept:

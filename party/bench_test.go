@@ -52,7 +52,9 @@ func benchService(b *testing.B, dir string) (*Service, Actor, string, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.net = stubNet{}
+	if err := s.Start(stubNet{}); err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(func() { s.Close() })
 	v, err := s.Create(context.Background(), a, "Bench")
 	if err != nil {

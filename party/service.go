@@ -117,7 +117,7 @@ type Service struct {
 
 type syncTask struct{ party, peer string }
 
-// New returns a Service. Only the group-commit goroutine runs until Start.
+// New returns a Service; it starts nothing (Start does).
 func New(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Keys == nil {
 		return nil, errors.New("party: Config.DB and Config.Keys are required")
@@ -150,10 +150,6 @@ func New(cfg Config) (*Service, error) {
 		commitQ: make(chan *postReq, commitBatch),
 		ctx:     ctx, cancel: cancel,
 	}
-	// The committer runs from construction to Close: posting works before
-	// Start (tests and tools drive a Service without a network loop).
-	s.wg.Add(1)
-	go s.commitLoop()
 	return s, nil
 }
 
@@ -170,7 +166,8 @@ func (s *Service) Start(net Network) error {
 			return fmt.Errorf("party %s: join topic: %w", p, err)
 		}
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go s.commitLoop()
 	go s.syncLoop()
 	go s.retryLoop()
 	net.PeersChanged()
