@@ -3,11 +3,21 @@ package party
 import (
 	"fmt"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
-// The one judge of a message, for gossip, sync and our own posts.
+// The one judge of a message, for gossip, sync and our own posts. It is
+// pure: what it needs of stored messages comes through msgLookup.
+
+// msgLookup is what the judge reads of a party's stored messages.
+type msgLookup interface {
+	// has reports whether the message with this id is stored.
+	has(id string) bool
+	// get returns the stored message with this id.
+	get(id string) (storedMessage, bool)
+	// inFeed returns the message in a feed slot; taken reports whether
+	// the slot holds one at all.
+	inFeed(author, node string, seq uint64) (m storedMessage, taken bool)
+}
 
 // verdict of judging a message, with what the node should fetch.
 type msgJudgement struct {
@@ -21,10 +31,10 @@ type msgJudgement struct {
 
 // judgeMessage decides whether sm may be stored on top of st, received at
 // now.
-func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache, now time.Time) msgJudgement {
+func judgeMessage(look msgLookup, st *State, sm SignedMessage, sigs *sigCache, now time.Time) msgJudgement {
 	// A duplicate costs a hash and a lookup, not a signature check: sync
 	// and gossip often bring the same message twice.
-	if _, err := txn.Get([]byte(pMsg + st.ID + "/" + sm.ID())); err == nil {
+	if look.has(sm.ID()) {
 		return msgJudgement{verdict: Ignore}
 	}
 	msg, err := checkShapeCached(sm, sigs)
@@ -54,13 +64,9 @@ func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache, 
 	if author.Peer != msg.Node {
 		return reject("author's home node is %s, not %s", author.Peer, msg.Node)
 	}
-	item, err := txn.Get(feedKey(st.ID, msg.Author, msg.Node, msg.Seq))
-	if err == nil {
-		other, _ := item.ValueCopy(nil)
-		var prev storedMessage
-		getJSON(txn, []byte(pMsg+st.ID+"/"+string(other)), &prev)
+	if prev, taken := look.inFeed(msg.Author, msg.Node, msg.Seq); taken {
 		j.equiv = &prev
-		return reject("equivocation: feed seq %d already holds %s", msg.Seq, other)
+		return reject("equivocation: feed seq %d already holds %s", msg.Seq, prev.Signed.ID())
 	}
 	// Times are bounded, so no one pins a post to the top of history: not
 	// beyond our clock plus the drift we allow (not judgeable yet: our
@@ -82,13 +88,8 @@ func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache, 
 		if n.seq == 0 {
 			continue
 		}
-		item, err := txn.Get(feedKey(st.ID, msg.Author, msg.Node, n.seq))
-		if err != nil {
-			continue
-		}
-		id, _ := item.ValueCopy(nil)
-		var other storedMessage
-		if getJSON(txn, []byte(pMsg+st.ID+"/"+string(id)), &other) != nil {
+		other, taken := look.inFeed(msg.Author, msg.Node, n.seq)
+		if !taken || other.Msg.HLC == 0 {
 			continue
 		}
 		if (n.after && msg.HLC <= other.Msg.HLC) || (!n.after && msg.HLC >= other.Msg.HLC) {
@@ -96,8 +97,8 @@ func judgeMessage(txn *badger.Txn, st *State, sm SignedMessage, sigs *sigCache, 
 		}
 	}
 	if msg.Kind != MsgPost {
-		var target storedMessage
-		if err := getJSON(txn, []byte(pMsg+st.ID+"/"+msg.Target), &target); err != nil {
+		target, ok := look.get(msg.Target)
+		if !ok {
 			j.verdict, j.needMsgs = Ignore, true
 			return j
 		}

@@ -108,6 +108,33 @@ func (s *Service) messageView(st *State, sm storedMessage) MessageView {
 	return v
 }
 
+// txnLookup is the judge's view of a party's stored messages in a Badger
+// transaction.
+type txnLookup struct {
+	txn   *badger.Txn
+	party string
+}
+
+func (l txnLookup) has(id string) bool {
+	_, err := l.txn.Get([]byte(pMsg + l.party + "/" + id))
+	return err == nil
+}
+
+func (l txnLookup) get(id string) (storedMessage, bool) {
+	var m storedMessage
+	return m, getJSON(l.txn, []byte(pMsg+l.party+"/"+id), &m) == nil
+}
+
+func (l txnLookup) inFeed(author, node string, seq uint64) (storedMessage, bool) {
+	item, err := l.txn.Get(feedKey(l.party, author, node, seq))
+	if err != nil {
+		return storedMessage{}, false
+	}
+	id, _ := item.ValueCopy(nil)
+	m, _ := l.get(string(id))
+	return m, true
+}
+
 // storeMessageLocked writes an accepted message and applies edits and
 // deletes to their target. It returns the event to emit.
 func (s *Service) storeMessageLocked(txn *badger.Txn, st *State, sm SignedMessage, msg Message) (Event, error) {
@@ -206,7 +233,7 @@ func (s *Service) ingestMessages(party, from string, sms []SignedMessage) (int, 
 			return err
 		}
 		for _, sm := range sms {
-			j := judgeMessage(txn, st, sm, s.sigs, s.now())
+			j := judgeMessage(txnLookup{txn, st.ID}, st, sm, s.sigs, s.now())
 			needOps = needOps || j.needOps
 			needMs = needMs || j.needMsgs
 			if j.equiv != nil {

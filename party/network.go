@@ -166,7 +166,7 @@ func (s *Service) WantedPeers() map[string][]string {
 func (s *Service) validateMessage(st *State, from string, sm SignedMessage) Verdict {
 	var j msgJudgement
 	s.db.View(func(txn *badger.Txn) error {
-		j = judgeMessage(txn, st, sm, s.sigs, s.now())
+		j = judgeMessage(txnLookup{txn, st.ID}, st, sm, s.sigs, s.now())
 		return nil
 	})
 	if j.needOps || j.needMsgs {

@@ -183,7 +183,7 @@ func (s *Service) preparePost(txn *badger.Txn, r *postReq) (postRes, error) {
 		return postRes{}, err
 	}
 	s.sigs.add(sm.ID() + string(sm.Sig)) // signed here: no need to verify
-	if j := judgeMessage(txn, st, sm, s.sigs, s.now()); j.verdict != Accept {
+	if j := judgeMessage(txnLookup{txn, st.ID}, st, sm, s.sigs, s.now()); j.verdict != Accept {
 		return postRes{err: fmt.Errorf("party: own message refused: %v", j.err)}, nil
 	}
 	ev, err := s.storeMessageLocked(txn, st, sm, msg)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Rules of the party state and the message judge, with plain values.
@@ -103,36 +101,35 @@ func TestGoneBoundsWhatAnExMembersNodeMaySync(t *testing.T) {
 	}
 }
 
-// judgeAt judges sm against st in a fresh in-memory database holding the
-// given messages, at time now.
+// memLookup is a judge's view of stored messages held in plain maps.
+type memLookup map[string]storedMessage // id → message
+
+func (m memLookup) has(id string) bool { _, ok := m[id]; return ok }
+
+func (m memLookup) get(id string) (storedMessage, bool) { v, ok := m[id]; return v, ok }
+
+func (m memLookup) inFeed(author, node string, seq uint64) (storedMessage, bool) {
+	for _, v := range m {
+		if v.Msg.Author == author && v.Msg.Node == node && v.Msg.Seq == seq {
+			return v, true
+		}
+	}
+	return storedMessage{}, false
+}
+
+// judgeAt judges sm against st with the given messages stored, at now:
+// plain values, no database.
 func judgeAt(t *testing.T, st *State, stored []SignedMessage, sm SignedMessage, now time.Time) msgJudgement {
 	t.Helper()
-	db, err := badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var j msgJudgement
-	err = db.Update(func(txn *badger.Txn) error {
-		for _, o := range stored {
-			msg, err := o.Decode()
-			if err != nil {
-				return err
-			}
-			if err := setJSON(txn, []byte(pMsg+st.ID+"/"+o.ID()), storedMessage{Signed: o, Msg: msg, Body: msg.Body}); err != nil {
-				return err
-			}
-			if err := txn.Set(feedKey(st.ID, msg.Author, msg.Node, msg.Seq), []byte(o.ID())); err != nil {
-				return err
-			}
+	look := memLookup{}
+	for _, o := range stored {
+		msg, err := o.Decode()
+		if err != nil {
+			t.Fatal(err)
 		}
-		j = judgeMessage(txn, st, sm, nil, now)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		look[o.ID()] = storedMessage{Signed: o, Msg: msg, Body: msg.Body}
 	}
-	return j
+	return judgeMessage(look, st, sm, nil, now)
 }
 
 func TestJudgeBoundsMessageTimes(t *testing.T) {
@@ -174,6 +171,37 @@ func TestJudgeBoundsMessageTimes(t *testing.T) {
 		if j := judgeAt(t, c.state, tc.stored, tc.sm, now); j.verdict != tc.want {
 			t.Errorf("%s: verdict %d, want %d (%v)", tc.name, j.verdict, tc.want, j.err)
 		}
+	}
+
+	// What else the judge decides, and what it asks the node to fetch.
+	first := msg(1, at(now.UnixMilli()-1000))
+	other := newKey(t)
+	otherID := memberIDOf(other)
+	c.apply(KindMemberJoin, JoinBody{Member: otherID, Name: "Oz", Peer: "peer-o", Seat: 2, Invite: "i", RequestSig: "r2"})
+	edit := func(key []byte, author, node, target string) SignedMessage {
+		sm, _ := signMessage(Message{Party: c.state.ID, Topic: "general", Author: author, Node: node, Seq: 1, HLC: at(now.UnixMilli()), Kind: MsgEdit, Body: "changed", Target: target}, key)
+		return sm
+	}
+	if j := judgeAt(t, c.state, []SignedMessage{first}, first, now); j.verdict != Ignore {
+		t.Errorf("a duplicate: verdict %d", j.verdict)
+	}
+	if j := judgeAt(t, c.state, []SignedMessage{first}, msg(1, at(now.UnixMilli())), now); j.verdict != Reject || j.equiv == nil {
+		t.Errorf("an equivocation: verdict %d, evidence %v", j.verdict, j.equiv)
+	}
+	if j := judgeAt(t, c.state, []SignedMessage{first}, edit(other, otherID, "peer-o", first.ID()), now); j.verdict != Reject {
+		t.Errorf("an edit of another author's post: verdict %d", j.verdict)
+	}
+	if j := judgeAt(t, c.state, nil, edit(k, m, "peer-m", first.ID()), now); j.verdict != Ignore || !j.needMsgs {
+		t.Errorf("an edit of a post not here yet: verdict %d, fetch %v", j.verdict, j.needMsgs)
+	}
+	stranger := newKey(t)
+	future, _ := signMessage(Message{Party: c.state.ID, Topic: "general", Author: memberIDOf(stranger), Node: "peer-s", Seq: 1, HLC: at(now.UnixMilli()), Kind: MsgPost, Body: "hi"}, stranger)
+	if j := judgeAt(t, c.state, nil, future, now); j.verdict != Ignore || !j.needOps {
+		t.Errorf("an unknown author newer than our log: verdict %d, fetch ops %v", j.verdict, j.needOps)
+	}
+	past, _ := signMessage(Message{Party: c.state.ID, Topic: "general", Author: memberIDOf(stranger), Node: "peer-s", Seq: 1, HLC: at(c.state.HeadTime - 1), Kind: MsgPost, Body: "hi"}, stranger)
+	if j := judgeAt(t, c.state, nil, past, now); j.verdict != Reject {
+		t.Errorf("an unknown author older than our log: verdict %d", j.verdict)
 	}
 }
 
