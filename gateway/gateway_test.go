@@ -192,6 +192,8 @@ func TestRegisterErrors(t *testing.T) {
 		{"invalid display name", map[string]string{"email": "b@example.com", "password": goodPassword, "displayName": " "}, 422, "invalid_display_name"},
 		{"broken json", `{"email":`, 400, "bad_json"},
 		{"not an object", `[1,2]`, 400, "bad_json"},
+		{"null", `null`, 400, "bad_json"},
+		{"a string", `"x"`, 400, "bad_json"},
 		{"wrong type", `{"email": 5}`, 400, "bad_json"},
 		{"unknown field", `{"email":"b@example.com","pasword":"x"}`, 400, "bad_json"},
 		{"two values", `{} {}`, 400, "bad_json"},

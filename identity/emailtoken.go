@@ -191,7 +191,8 @@ func (s *Service) ForgotPassword(email, client string) error {
 	s.clientFails.fail("forgot:"+client, now)
 	norm, err := NormalizeEmail(email)
 	if err != nil {
-		return nil
+		// Not an address at all: saying so reveals nothing about accounts.
+		return err
 	}
 	a, err := s.accountByEmail(norm)
 	if err != nil {

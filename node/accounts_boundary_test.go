@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,4 +115,33 @@ func TestRegistrationTellsNoOneWhichEmailsExist(t *testing.T) {
 	if !throttled {
 		t.Fatal("30 registrations from one client were not throttled")
 	}
+}
+
+// TestBodiesMeanWhatTheySay: a literal null body is not an empty object
+// (it made an unlimited invite), forgot-password wants an address, and a
+// clientId is bounded in characters as documented.
+func TestBodiesMeanWhatTheySay(t *testing.T) {
+	n := nodetest.Start(t, 1)[0]
+	a := signUp(t, n, "Ann")
+	partyID := createParty(t, a, "Exact")
+	req, _ := http.NewRequest("POST", n.GatewayURL()+"/api/parties/"+partyID+"/invites", strings.NewReader("null"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.c.Token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("invite with a null body = %d, want 400", res.StatusCode)
+	}
+	if list := a.c.Must(200, "GET", "/api/parties/"+partyID+"/invites", nil).JSON["invites"].([]any); len(list) != 0 {
+		t.Fatalf("a null body made %d invites", len(list))
+	}
+	anon := nodetest.NewClient(t, n.GatewayURL())
+	expectCode(t, anon.Do("POST", "/api/auth/forgot-password", map[string]string{}), http.StatusUnprocessableEntity, "invalid_email")
+	topic := state(n, partyID).SortedTopics()[0].ID
+	path := "/api/parties/" + partyID + "/topics/" + topic + "/messages"
+	a.c.Must(201, "POST", path, map[string]string{"body": "64 characters", "clientId": strings.Repeat("é", 64)})
+	expectCode(t, a.c.Do("POST", path, map[string]string{"body": "65 characters", "clientId": strings.Repeat("é", 65)}), http.StatusUnprocessableEntity, "message_invalid")
 }

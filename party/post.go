@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -21,7 +22,7 @@ func (s *Service) Post(ctx context.Context, a Actor, party, topic, body, clientI
 	if err != nil {
 		return MessageView{}, err
 	}
-	if len(clientID) > 64 {
+	if utf8.RuneCountInString(clientID) > 64 {
 		return MessageView{}, fmt.Errorf("%w: clientId longer than 64 characters", ErrMessageInvalid)
 	}
 	return s.publishMessage(ctx, a, party, Message{Topic: topic, Kind: MsgPost, Body: body, ClientID: clientID})
