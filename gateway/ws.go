@@ -226,7 +226,7 @@ func (c *wsClient) wants(ev party.Event) bool {
 	// Those who just left, were kicked or saw the party deleted still hear
 	// about it.
 	_, was := c.seen.Load(ev.Party)
-	return was && (ev.Type == "party.deleted" || ev.Type == "member.left")
+	return was && (ev.Type == party.EvPartyDeleted || ev.Type == party.EvMemberLeft)
 }
 
 func (c *wsClient) writeLoop() {

@@ -2,12 +2,31 @@ package party
 
 import "encoding/json"
 
+// EventType names an event on the WebSocket (its "type").
+type EventType string
+
+// The events clients hear about.
+const (
+	EvMessageCreated EventType = "message.created"
+	EvMessageEdited  EventType = "message.edited"
+	EvMessageDeleted EventType = "message.deleted"
+	EvMemberJoined   EventType = "member.joined"
+	EvMemberLeft     EventType = "member.left" // left or kicked ("kicked", "banned")
+	EvTopicCreated   EventType = "topic.created"
+	EvTopicRenamed   EventType = "topic.renamed"
+	EvTopicDeleted   EventType = "topic.deleted"
+	EvPartyUpdated   EventType = "party.updated"
+	EvPartyDeleted   EventType = "party.deleted"
+	EvTyping         EventType = "typing"
+	EvPresence       EventType = "presence"
+)
+
 // Event is something clients should hear about: a message, a member, a
 // topic or the party changed, someone is typing or came online.
 type Event struct {
-	Type  string `json:"type"`
-	Party string `json:"partyId"`
-	Data  any    `json:"data,omitempty"`
+	Type  EventType `json:"type"`
+	Party string    `json:"partyId"`
+	Data  any       `json:"data,omitempty"`
 }
 
 // EventSink receives every event. It must not block (the gateway's hub
@@ -29,13 +48,13 @@ func (s *Service) opEvents(st *State, ops []Op) {
 		var ev Event
 		switch op.Kind {
 		case KindRename:
-			ev = Event{Type: "party.updated", Data: map[string]string{"name": st.Name}}
+			ev = Event{Type: EvPartyUpdated, Data: map[string]string{"name": st.Name}}
 		case KindDelete:
-			ev = Event{Type: "party.deleted"}
+			ev = Event{Type: EvPartyDeleted}
 		case KindTopicCreate, KindTopicRename, KindTopicDelete:
 			var b TopicRef
 			json.Unmarshal(op.Body, &b)
-			typ := map[string]string{KindTopicCreate: "topic.created", KindTopicRename: "topic.renamed", KindTopicDelete: "topic.deleted"}[op.Kind]
+			typ := map[string]EventType{KindTopicCreate: EvTopicCreated, KindTopicRename: EvTopicRenamed, KindTopicDelete: EvTopicDeleted}[op.Kind]
 			if t := st.Topics[b.ID]; t != nil {
 				ev = Event{Type: typ, Data: t}
 			} else {
@@ -48,11 +67,11 @@ func (s *Service) opEvents(st *State, ops []Op) {
 			if m == nil {
 				continue // left again in the same batch
 			}
-			ev = Event{Type: "member.joined", Data: s.memberView(st, m)}
+			ev = Event{Type: EvMemberJoined, Data: s.memberView(st, m)}
 		case KindMemberLeave, KindMemberKick:
 			var b MemberBody
 			json.Unmarshal(op.Body, &b)
-			ev = Event{Type: "member.left", Data: map[string]any{"memberId": b.Member, "kicked": op.Kind == KindMemberKick, "banned": b.Ban}}
+			ev = Event{Type: EvMemberLeft, Data: map[string]any{"memberId": b.Member, "kicked": op.Kind == KindMemberKick, "banned": b.Ban}}
 		default:
 			continue
 		}

@@ -135,9 +135,9 @@ func (l txnLookup) inFeed(author, node string, seq uint64) (storedMessage, bool)
 	return m, true
 }
 
-// storeMessageLocked writes an accepted message and applies edits and
+// storeMessageInTxn writes an accepted message and applies edits and
 // deletes to their target. It returns the event to emit.
-func (s *Service) storeMessageLocked(txn *badger.Txn, st *State, sm SignedMessage, msg Message) (Event, error) {
+func (s *Service) storeMessageInTxn(txn *badger.Txn, st *State, sm SignedMessage, msg Message) (Event, error) {
 	id := sm.ID()
 	rec := storedMessage{Signed: sm, Msg: msg, Body: msg.Body}
 	if err := setJSON(txn, []byte(pMsg+st.ID+"/"+id), rec); err != nil {
@@ -167,20 +167,20 @@ func (s *Service) storeMessageLocked(txn *badger.Txn, st *State, sm SignedMessag
 		if err := txn.Set(tidxKey(st.ID, msg.Topic, msg.HLC, id), nil); err != nil {
 			return Event{}, err
 		}
-		return Event{Type: "message.created", Party: st.ID, Data: s.messageView(st, rec)}, nil
+		return Event{Type: EvMessageCreated, Party: st.ID, Data: s.messageView(st, rec)}, nil
 	default:
 		var target storedMessage
 		tkey := []byte(pMsg + st.ID + "/" + msg.Target)
 		if err := getJSON(txn, tkey, &target); err != nil {
 			return Event{}, err
 		}
-		typ := "message.edited"
+		typ := EvMessageEdited
 		switch {
 		case target.Deleted:
 			// A delete wins over every edit.
 		case msg.Kind == MsgDelete:
 			target.Deleted, target.Body, target.EditedAt = true, "", msg.HLC
-			typ = "message.deleted"
+			typ = EvMessageDeleted
 		case msg.HLC > target.EditedAt:
 			target.Body, target.EditedAt = msg.Body, msg.HLC
 		}
@@ -243,7 +243,7 @@ func (s *Service) ingestMessages(party, from string, sms []SignedMessage) (int, 
 			if j.verdict != Accept {
 				continue
 			}
-			ev, err := s.storeMessageLocked(txn, st, sm, j.msg)
+			ev, err := s.storeMessageInTxn(txn, st, sm, j.msg)
 			if err != nil {
 				return err
 			}

@@ -187,7 +187,7 @@ func (s *Service) preparePost(txn *badger.Txn, r *postReq) (postRes, error) {
 	if j := judgeMessage(txnLookup{txn, st.ID}, st, sm, s.sigs, s.now()); j.verdict != Accept {
 		return postRes{err: fmt.Errorf("party: own message refused: %v", j.err)}, nil
 	}
-	ev, err := s.storeMessageLocked(txn, st, sm, msg)
+	ev, err := s.storeMessageInTxn(txn, st, sm, msg)
 	if err != nil {
 		return postRes{}, err
 	}

@@ -61,7 +61,7 @@ func (s *Service) deliverTyping(party string, t SignedTyping) {
 		return
 	}
 	if ty, v := s.judgeTyping(st, t); v == Accept {
-		s.emit(Event{Type: "typing", Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: label(st, ty.Author, st.Members[ty.Author].Name)}})
+		s.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: label(st, ty.Author, st.Members[ty.Author].Name)}})
 	}
 }
 
@@ -86,7 +86,7 @@ func (s *Service) SendTyping(ctx context.Context, a Actor, party, topic string) 
 	if err := s.net.Publish(ctx, party, raw); err != nil {
 		s.log.Debug("publish typing", "err", err)
 	}
-	s.emit(Event{Type: "typing", Party: party, Data: TypingView{TopicID: topic, MemberID: a.MemberID(), DisplayName: a.Name}})
+	s.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: topic, MemberID: a.MemberID(), DisplayName: a.Name}})
 	return nil
 }
 
@@ -100,7 +100,7 @@ type PresenceView struct {
 func (s *Service) presence(peer string, online bool) {
 	s.eachLocalMember(func(st *State, m *Member) {
 		if m.Peer == peer {
-			s.emit(Event{Type: "presence", Party: st.ID, Data: PresenceView{MemberID: m.ID, Online: online}})
+			s.emit(Event{Type: EvPresence, Party: st.ID, Data: PresenceView{MemberID: m.ID, Online: online}})
 		}
 	})
 }
