@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -131,7 +130,7 @@ func (s *Server) oauthDone(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
 	if ae == nil {
 		s.log.Error("oauth sign-in failed", "err", err)
-		ae = &apiError{Code: "oauth_failed", Message: "Signing in failed. Try again."}
+		ae = apiErr("oauth_failed")
 	}
 	// Only the code travels: the page shows its own sentence for it, so no
 	// link can make it show someone else's text.
@@ -160,29 +159,4 @@ func (s *Server) handleOAuthExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	v := viewAccount(acct)
 	writeJSON(w, http.StatusOK, tokensView{Tokens: toks, Account: &v})
-}
-
-// accountError maps the email and OAuth errors of identity.
-func accountError(err error) *apiError {
-	for _, m := range []struct {
-		err    error
-		status int
-		code   string
-		msg    string
-	}{
-		{identity.ErrTokenInvalid, http.StatusBadRequest, "token_invalid", "This link is not valid or was used already. Ask for a new one."},
-		{identity.ErrTokenExpired, http.StatusGone, "token_expired", "This link has expired. Ask for a new one."},
-		{identity.ErrAlreadyVerified, http.StatusConflict, "already_verified", "Your email is verified already."},
-		{identity.ErrOAuthUnknownProvider, http.StatusNotFound, "oauth_provider_unknown", "Signing in with that provider is not enabled on this node."},
-		{identity.ErrOAuthState, http.StatusBadRequest, "oauth_state", "The sign-in expired or did not start in this browser. Try again."},
-		{identity.ErrOAuthDenied, http.StatusForbidden, "oauth_denied", "Signing in was cancelled at the provider."},
-		{identity.ErrOAuthFailed, http.StatusBadGateway, "oauth_failed", "The provider did not accept the sign-in. Try again."},
-		{identity.ErrOAuthUnavailable, http.StatusServiceUnavailable, "oauth_unavailable", "The provider cannot be reached right now. Try again later."},
-		{identity.ErrOAuthEmailUnverified, http.StatusForbidden, "oauth_email_unverified", "Your account at the provider has no verified email address. Verify one there, then try again."},
-	} {
-		if errors.Is(err, m.err) {
-			return &apiError{Status: m.status, Code: m.code, Message: m.msg}
-		}
-	}
-	return nil
 }

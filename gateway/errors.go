@@ -9,16 +9,61 @@ import (
 	"time"
 
 	"github.com/chatterbox/chatterbox/identity"
-	"github.com/chatterbox/chatterbox/party"
 )
 
-// partyErrors gives each party error code its status and the sentence a
-// user sees.
-var partyErrors = map[string]struct {
-	status int
-	msg    string
-}{
-	"not_found":              {http.StatusNotFound, "There is no such party, topic, member or invite here."},
+// ErrorInfo is what a client sees of an error code: the HTTP status it
+// comes with and the sentence a user is shown.
+type ErrorInfo struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+}
+
+// errorTable maps every error code the API answers with — the gateway's
+// own, identity's and party's — to its status and sentence. It is the one
+// place they are mapped: the web app's sentences are generated from it
+// (ErrorTable, go generate), and a test checks that every code identity and
+// party produce is here.
+var errorTable = map[string]ErrorInfo{
+	// Requests.
+	"bad_json":               {http.StatusBadRequest, "The request body is not the JSON this address expects."},
+	"bad_request":            {http.StatusBadRequest, "The request is malformed."},
+	"unsupported_media_type": {http.StatusUnsupportedMediaType, "Send the request body as JSON with Content-Type: application/json."},
+	"body_too_large":         {http.StatusRequestEntityTooLarge, "The request body is too large."},
+	"limit_invalid":          {http.StatusBadRequest, "limit must be a number from 1 to 100."},
+	"not_found":              {http.StatusNotFound, "There is nothing at this address."},
+	"method_not_allowed":     {http.StatusMethodNotAllowed, "This address does not accept that method."},
+	"bad_host":               {http.StatusMisdirectedRequest, "This node only answers requests addressed to localhost or its IP address."},
+	"bad_origin":             {http.StatusForbidden, "Cross-site requests may not change anything on this node."},
+	"bad_websocket":          {http.StatusBadRequest, "The WebSocket upgrade was refused."},
+	"not_ready":              {http.StatusServiceUnavailable, "The node is starting or stopping."},
+	"internal_error":         {http.StatusInternalServerError, "Something went wrong on this node. Details are in its log."},
+	// Accounts and sessions.
+	"unauthorized":           {http.StatusUnauthorized, "Sign in first: this request needs an access token."},
+	"invalid_token":          {http.StatusUnauthorized, "Your session has ended. Sign in again."},
+	"refresh_reused":         {http.StatusUnauthorized, "This sign-in was used from somewhere else and has been ended for safety. Sign in again."},
+	"invalid_credentials":    {http.StatusUnauthorized, "The email or password is wrong."},
+	"too_many_attempts":      {http.StatusTooManyRequests, "Too many failed sign-in attempts. Wait a little and try again."},
+	"invalid_email":          {http.StatusUnprocessableEntity, "That does not look like an email address."},
+	"invalid_display_name":   {http.StatusUnprocessableEntity, "A display name must be 1 to 64 printable characters."},
+	"weak_password":          {http.StatusUnprocessableEntity, "Choose a stronger password."},
+	"email_taken":            {http.StatusConflict, "An account with this email already exists. Sign in instead."},
+	"account_not_found":      {http.StatusNotFound, "There is no such account here."},
+	"token_invalid":          {http.StatusBadRequest, "This link is not valid or was used already. Ask for a new one."},
+	"token_expired":          {http.StatusGone, "This link has expired. Ask for a new one."},
+	"already_verified":       {http.StatusConflict, "Your email is verified already."},
+	"oauth_provider_unknown": {http.StatusNotFound, "Signing in with that provider is not enabled on this node."},
+	"oauth_state":            {http.StatusBadRequest, "The sign-in expired or did not start in this browser. Try again."},
+	"oauth_denied":           {http.StatusForbidden, "Signing in was cancelled at the provider."},
+	"oauth_failed":           {http.StatusBadGateway, "The provider did not accept the sign-in. Try again."},
+	"oauth_unavailable":      {http.StatusServiceUnavailable, "The provider cannot be reached right now. Try again later."},
+	"oauth_email_unverified": {http.StatusForbidden, "Your account at the provider has no verified email address. Verify one there, then try again."},
+	// Parties.
+	"party_not_found":        {http.StatusNotFound, "There is no such party here."},
+	"topic_not_found":        {http.StatusNotFound, "There is no such topic in this party."},
+	"member_not_found":       {http.StatusNotFound, "There is no such member in this party."},
+	"ban_not_found":          {http.StatusNotFound, "That member is not banned from this party."},
+	"invite_not_found":       {http.StatusNotFound, "There is no such invite for this party."},
+	"message_not_found":      {http.StatusNotFound, "There is no such message in this topic."},
 	"name_invalid":           {http.StatusUnprocessableEntity, "A name must be 1 to 64 printable characters."},
 	"party_full":             {http.StatusConflict, "This party is full: it already has the most members allowed."},
 	"party_limit":            {http.StatusConflict, "You are in 10 parties already. Leave one to join or create another."},
@@ -38,14 +83,23 @@ var partyErrors = map[string]struct {
 	"owner_unreachable":      {http.StatusServiceUnavailable, "The party owner's node cannot be reached right now."},
 	"not_owner_node":         {http.StatusConflict, "This node does not host the party's owner."},
 	"op_invalid":             {http.StatusUnprocessableEntity, "That change is not valid for this party."},
-	"bad_request":            {http.StatusBadRequest, "The request is malformed."},
-	"internal_error":         {http.StatusBadGateway, "The other node failed to answer properly."},
+	"remote_failed":          {http.StatusBadGateway, "The other node failed to answer properly."},
 	"message_empty":          {http.StatusUnprocessableEntity, "Write something first: the message is empty."},
 	"message_too_long":       {http.StatusUnprocessableEntity, "The message is too long: at most 4000 characters."},
 	"message_invalid":        {http.StatusUnprocessableEntity, "The message is not valid."},
 	"not_author":             {http.StatusForbidden, "You can only change your own messages."},
 	"message_deleted":        {http.StatusGone, "That message was deleted."},
 	"cursor_invalid":         {http.StatusBadRequest, "The page cursor is not valid. Start again from the newest messages."},
+}
+
+// ErrorTable returns a copy of the error table (for generating the web
+// app's error sentences and the API document's list of codes).
+func ErrorTable() map[string]ErrorInfo {
+	out := make(map[string]ErrorInfo, len(errorTable))
+	for k, v := range errorTable {
+		out[k] = v
+	}
+	return out
 }
 
 // apiError is an error with the HTTP status and stable code the client
@@ -60,61 +114,64 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
-func errBadJSON(msg string) *apiError {
-	return &apiError{Status: http.StatusBadRequest, Code: "bad_json", Message: msg}
+// apiErr is the error of code with the table's status and sentence. A
+// code missing from the table is a bug caught by the tests; it answers as
+// an internal error.
+func apiErr(code string) *apiError {
+	info, ok := errorTable[code]
+	if !ok {
+		info = errorTable["internal_error"]
+	}
+	return &apiError{Status: info.Status, Code: code, Message: info.Message}
+}
+
+// saying returns the error with a more specific sentence.
+func (e *apiError) saying(msg string) *apiError {
+	c := *e
+	c.Message = msg
+	return &c
+}
+
+func errBadJSON(msg string) *apiError { return apiErr("bad_json").saying(msg) }
+
+// retryLater sets when a client may try again (429).
+func retryLater(e *apiError, after time.Duration) *apiError {
+	e.RetryAfter = after
+	return e
 }
 
 var (
-	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "Sign in first: this request needs an access token."}
-	errNotFound     = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "There is nothing at this address."}
-	errMethod       = &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "This address does not accept that method."}
+	errUnauthorized = apiErr("unauthorized")
+	errNotFound     = apiErr("not_found")
+	errMethod       = apiErr("method_not_allowed")
 )
 
-// toAPIError maps domain errors to what the client sees, in one place.
-// Anything unmapped is an internal error: logged in full, shown vaguely.
+// coded is a domain error with a stable code (identity.Error,
+// rules.Error, identity's throttling and weak password errors).
+type coded interface{ ErrorCode() string }
+
+// toAPIError maps domain errors to what the client sees, through the
+// error table. Anything without a code is an internal error: logged in
+// full, shown vaguely (nil here).
 func toAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
 	}
-	if ae := accountError(err); ae != nil {
-		return ae
+	var c coded
+	if !errors.As(err, &c) {
+		return nil
 	}
-	var pe *party.Error
-	if errors.As(err, &pe) {
-		if m, ok := partyErrors[pe.Code]; ok {
-			return &apiError{Status: m.status, Code: pe.Code, Message: m.msg}
-		}
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: pe.Code, Message: pe.Message}
-	}
+	ae = apiErr(c.ErrorCode())
 	var throttled *identity.ThrottledError
 	if errors.As(err, &throttled) {
-		return &apiError{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
-			Message: "Too many failed sign-in attempts. Wait a little and try again.", RetryAfter: throttled.RetryAfter}
+		ae.RetryAfter = throttled.RetryAfter
 	}
 	var weak *identity.WeakPasswordError
 	if errors.As(err, &weak) {
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: "weak_password", Message: "Choose a stronger password: " + weak.Reason + "."}
+		ae.Message = "Choose a stronger password: " + weak.Reason + "."
 	}
-	switch {
-	case errors.Is(err, identity.ErrInvalidEmail):
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid_email", Message: "That does not look like an email address."}
-	case errors.Is(err, identity.ErrInvalidDisplayName):
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid_display_name", Message: "A display name must be 1 to 64 printable characters."}
-	case errors.Is(err, identity.ErrWeakPassword):
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: "weak_password", Message: "Choose a stronger password."}
-	case errors.Is(err, identity.ErrEmailTaken):
-		return &apiError{Status: http.StatusConflict, Code: "email_taken", Message: "An account with this email already exists. Sign in instead."}
-	case errors.Is(err, identity.ErrInvalidCredentials):
-		return &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "The email or password is wrong."}
-	case errors.Is(err, identity.ErrRefreshReused):
-		return &apiError{Status: http.StatusUnauthorized, Code: "refresh_reused", Message: "This sign-in was used from somewhere else and has been ended for safety. Sign in again."}
-	case errors.Is(err, identity.ErrInvalidToken):
-		return &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "Your session has ended. Sign in again."}
-	case errors.Is(err, identity.ErrNotFound):
-		return errNotFound
-	}
-	return nil
+	return ae
 }
 
 // writeError writes err as a JSON error response.
@@ -122,7 +179,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
 	if ae == nil {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal_error", Message: "Something went wrong on this node. Details are in its log."}
+		ae = apiErr("internal_error")
 	}
 	writeAPIError(w, ae)
 }

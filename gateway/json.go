@@ -20,12 +20,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	// CORS-preflighted request, which this server never approves.
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the request body as JSON with Content-Type: application/json."}
+		return apiErr("unsupported_media_type")
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBodyBytes)}
+		return apiErr("body_too_large").saying(fmt.Sprintf("The request body is larger than %d bytes.", maxBodyBytes))
 	}
 	if err != nil {
 		return errBadJSON("The request body could not be read.")

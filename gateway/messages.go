@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) messageRoutes(mux *http.ServeMux) {
-	ps := s.parties
+	ps := s.chat
 	route := func(pattern string, h authedHandler) { mux.Handle(pattern, s.requireAuth(h)) }
 	const base = "/api/parties/{id}/topics/{topicId}/messages"
 
@@ -17,7 +17,7 @@ func (s *Server) messageRoutes(mux *http.ServeMux) {
 		if l := r.URL.Query().Get("limit"); l != "" {
 			n, err := strconv.Atoi(l)
 			if err != nil || n < 1 || n > 100 {
-				return nil, &apiError{Status: http.StatusBadRequest, Code: "limit_invalid", Message: "limit must be a number from 1 to 100."}
+				return nil, apiErr("limit_invalid")
 			}
 			limit = n
 		}

@@ -69,17 +69,16 @@ func isSafeMethod(m string) bool {
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r.Host) {
-			writeAPIError(w, &apiError{Status: http.StatusMisdirectedRequest, Code: "bad_host",
-				Message: "This node only answers requests addressed to localhost or its IP address."})
+			writeAPIError(w, apiErr("bad_host"))
 			return
 		}
 		if !isSafeMethod(r.Method) {
 			if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-				writeAPIError(w, &apiError{Status: http.StatusForbidden, Code: "bad_origin", Message: "Cross-site requests may not change anything on this node."})
+				writeAPIError(w, apiErr("bad_origin"))
 				return
 			}
 			if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, r.Host) {
-				writeAPIError(w, &apiError{Status: http.StatusForbidden, Code: "bad_origin", Message: "Cross-site requests may not change anything on this node."})
+				writeAPIError(w, apiErr("bad_origin"))
 				return
 			}
 		}
@@ -97,7 +96,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
-				writeAPIError(w, &apiError{Status: http.StatusInternalServerError, Code: "internal_error", Message: "Something went wrong on this node. Details are in its log."})
+				writeAPIError(w, apiErr("internal_error"))
 			}
 		}()
 		next.ServeHTTP(w, r)

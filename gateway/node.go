@@ -4,7 +4,7 @@ import "net/http"
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
-		writeAPIError(w, &apiError{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "The node is starting or stopping."})
+		writeAPIError(w, apiErr("not_ready"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

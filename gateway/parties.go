@@ -6,6 +6,8 @@ import (
 
 	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
 )
 
 func actor(p identity.Principal) party.Actor {
@@ -44,8 +46,8 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 	}))
 
 	route("POST /api/parties/{id}/invites", withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req inviteRequest) (any, error) {
-		if req.ExpiresIn < 0 || req.ExpiresIn > int64(party.MaxInviteTTL/time.Second) {
-			return nil, party.ErrInviteOptions
+		if req.ExpiresIn < 0 || req.ExpiresIn > int64(rules.MaxInviteTTL/time.Second) {
+			return nil, rules.ErrInviteOptions
 		}
 		return ps.CreateInvite(actor(p), r.PathValue("id"), time.Duration(req.ExpiresIn)*time.Second, req.MaxUses)
 	}))
@@ -139,7 +141,7 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request, p id
 		s.writeError(w, r, err)
 		return
 	}
-	if v.Status == party.StatusPending {
+	if v.Status == store.StatusPending {
 		writeJSON(w, http.StatusAccepted, map[string]any{"status": "pending", "party": v})
 		return
 	}

@@ -27,7 +27,7 @@ func (s *Server) routes() http.Handler {
 	s.accountRoutes(mux)
 	s.webRoutes(mux)
 	mux.HandleFunc("POST /api/invites/preview", s.handleInvitePreview)
-	if s.parties != nil {
+	if s.parties != nil && s.chat != nil {
 		s.partyRoutes(mux)
 	}
 

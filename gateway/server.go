@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chatterbox/chatterbox/identity"
-	"github.com/chatterbox/chatterbox/party"
 )
 
 // DefaultPort is the gateway's fixed default port on 127.0.0.1. Invite
@@ -51,8 +50,10 @@ type Config struct {
 	// PublicURL is where browsers reach this gateway (links, OAuth
 	// redirects); empty means http://localhost:<port of Addr>.
 	PublicURL string
-	// Parties runs parties, topics and invites. Required for /api/parties.
-	Parties *party.Service
+	// Parties runs parties, topics and invites; Chat runs messages. Both
+	// are required for /api/parties.
+	Parties Parties
+	Chat    Chat
 	// Node describes the node; nil answers /api/node with an empty peer id.
 	Node NodeInfo
 	// Version is reported by /api/node.
@@ -66,7 +67,8 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	id      *identity.Service
-	parties *party.Service
+	parties Parties
+	chat    Chat
 	handler http.Handler
 	hub     *hub
 	ready   atomic.Bool
@@ -101,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.PublicURL = "http://localhost:" + port
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, log: cfg.Logger, id: cfg.Identity, parties: cfg.Parties}
+	s := &Server{cfg: cfg, log: cfg.Logger, id: cfg.Identity, parties: cfg.Parties, chat: cfg.Chat}
 	s.hub = newHub(s)
 	s.handler = s.routes()
 	return s, nil

@@ -11,7 +11,7 @@ import (
 	"path"
 	"time"
 
-	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // webDist is the built web app (gateway/web, built with `npm run build`).
@@ -107,9 +107,9 @@ func (s *Server) handleInvitePreview(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	inv, _, err := party.ParseInvite(req.Token)
+	inv, _, err := rules.ParseInvite(req.Token)
 	if err == nil && inv.Expired(time.Now()) {
-		err = party.ErrInviteExpired
+		err = rules.ErrInviteExpired
 	}
 	if err != nil {
 		s.writeError(w, r, err)

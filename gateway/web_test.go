@@ -1,61 +1,62 @@
 package gateway
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"testing"
+
+	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
-// TestWebAppHasASentenceForEveryErrorCode keeps the web app's fallback
-// sentences (web/src/errors.ts) in step with the codes the gateway can
-// answer, so no user ever sees a raw code.
-func TestWebAppHasASentenceForEveryErrorCode(t *testing.T) {
-	ts, err := os.ReadFile("web/src/errors.ts")
-	if err != nil {
-		t.Fatal(err)
+// TestErrorTableCoversEveryCode keeps the one error table complete: every
+// code identity and party produce, and every code the gateway names, has
+// a status and a sentence, so no user ever sees a raw code.
+func TestErrorTableCoversEveryCode(t *testing.T) {
+	want := map[string]string{}
+	for _, c := range rules.Codes() {
+		want[c] = "party"
 	}
-	have := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s+([a-z_]+): "`).FindAllSubmatch(ts, -1) {
-		have[string(m[1])] = true
-	}
-	want := map[string]bool{}
-	for code := range partyErrors {
-		want[code] = true
+	for _, c := range identity.Codes() {
+		want[c] = "identity"
 	}
 	files, _ := filepath.Glob("*.go")
-	patterns := []*regexp.Regexp{
-		regexp.MustCompile(`Code:\s*"([a-z_]+)"`),
-		regexp.MustCompile(`http\.Status\w+, "([a-z_]+)"`),
-		regexp.MustCompile(`code := "([a-z_]+)"`),
-		regexp.MustCompile(`code = "([a-z_]+)"`),
-	}
+	named := regexp.MustCompile(`apiErr\("([a-z_]+)"\)|code (?::?= )"([a-z_]+)"`)
 	for _, f := range files {
-		if filepath.Ext(f) != ".go" || f == "web_test.go" {
-			continue
-		}
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, re := range patterns {
-			for _, m := range re.FindAllSubmatch(src, -1) {
-				want[string(m[1])] = true
-			}
+		for _, m := range named.FindAllSubmatch(src, -1) {
+			want[string(append(m[1], m[2]...))] = f
 		}
 	}
-	if len(want) < 40 {
-		t.Fatalf("found only %d error codes in the gateway; the scan is broken", len(want))
+	if len(want) < 60 {
+		t.Fatalf("found only %d error codes; the scan is broken", len(want))
 	}
 	var missing []string
-	for code := range want {
-		if !have[code] {
-			missing = append(missing, code)
+	for code, from := range want {
+		if _, ok := errorTable[code]; !ok {
+			missing = append(missing, code+" ("+from+")")
 		}
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Fatalf("web/src/errors.ts has no sentence for %v", missing)
+		t.Fatalf("the error table has no status and sentence for %v", missing)
+	}
+}
+
+// TestGeneratedFilesAreCurrent fails when web/src/api/errors.gen.ts no
+// longer matches the error table: run `go generate ./gateway`.
+func TestGeneratedFilesAreCurrent(t *testing.T) {
+	have, err := os.ReadFile("web/src/api/errors.gen.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(have, ErrorsTS()) {
+		t.Fatal("web/src/api/errors.gen.ts is out of date: run `go generate ./gateway`")
 	}
 }

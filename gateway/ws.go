@@ -89,12 +89,12 @@ func (s *Server) handleWSTicket(w http.ResponseWriter, r *http.Request, p identi
 	}
 	if mine >= maxWSTicketsPerAccount {
 		h.mu.Unlock()
-		writeAPIError(w, &apiError{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "Too many connections are starting for this account. Try again shortly.", RetryAfter: wsTicketTTL})
+		writeAPIError(w, retryLater(apiErr("too_many_attempts").saying("Too many connections are starting for this account. Try again shortly."), wsTicketTTL))
 		return
 	}
 	if len(h.tickets) >= maxWSTickets {
 		h.mu.Unlock()
-		writeAPIError(w, &apiError{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "Too many connections are starting. Try again shortly.", RetryAfter: wsTicketTTL})
+		writeAPIError(w, retryLater(apiErr("too_many_attempts").saying("Too many connections are starting. Try again shortly."), wsTicketTTL))
 		return
 	}
 	ticket := randomTicket()
@@ -120,7 +120,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Query().Get("ticket") != "":
 		var ok bool
 		if p, ok = s.hub.redeem(r.URL.Query().Get("ticket")); !ok || !s.id.SessionActive(p.SessionID) {
-			writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "The connection ticket is unknown, used or expired. Ask for a new one."})
+			writeAPIError(w, apiErr("invalid_token").saying("The connection ticket is unknown, used or expired. Ask for a new one."))
 			return
 		}
 	default:
@@ -145,10 +145,13 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		},
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			code := "bad_websocket"
-			if status == http.StatusForbidden {
+			switch status {
+			case http.StatusForbidden:
 				code = "bad_origin"
+			case http.StatusMethodNotAllowed:
+				code = "method_not_allowed"
 			}
-			writeAPIError(w, &apiError{Status: status, Code: code, Message: "WebSocket upgrade refused: " + reason.Error() + "."})
+			writeAPIError(w, apiErr(code).saying("WebSocket upgrade refused: "+reason.Error()+"."))
 		},
 	}
 	conn, err := up.Upgrade(w, r, nil)
@@ -300,17 +303,17 @@ func (c *wsClient) handle(f clientFrame) {
 	)
 	switch f.Type {
 	case "message.send":
-		result, err = c.h.s.parties.Post(ctx, a, f.PartyID, f.TopicID, f.Body, f.ClientID)
+		result, err = c.h.s.chat.Post(ctx, a, f.PartyID, f.TopicID, f.Body, f.ClientID)
 	case "typing":
-		err = c.h.s.parties.SendTyping(ctx, a, f.PartyID, f.TopicID)
+		err = c.h.s.chat.SendTyping(ctx, a, f.PartyID, f.TopicID)
 	default:
-		err = &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: "Unknown frame type; send message.send or typing."}
+		err = apiErr("bad_request").saying("Unknown frame type; send message.send or typing.")
 	}
 	if err != nil {
 		ae := toAPIError(err)
 		if ae == nil {
 			c.h.s.log.Error("websocket request failed", "type", f.Type, "err", err)
-			ae = &apiError{Code: "internal_error", Message: "Something went wrong on this node."}
+			ae = apiErr("internal_error")
 		}
 		c.reply(map[string]any{"type": "error", "id": f.ID, "error": apiErrorBody(ae)})
 		return

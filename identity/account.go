@@ -63,4 +63,10 @@ func NormalizeEmail(email string) (string, error) {
 
 // NormalizeDisplayName trims a display name and checks it is 1..64
 // printable characters (see member.NormalizeName).
-func NormalizeDisplayName(name string) (string, error) { return member.NormalizeName(name) }
+func NormalizeDisplayName(name string) (string, error) {
+	n, err := member.NormalizeName(name)
+	if err != nil {
+		return "", ErrInvalidDisplayName
+	}
+	return n, nil
+}

@@ -11,13 +11,6 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// Email token errors.
-var (
-	ErrTokenInvalid    = errors.New("identity: the link is invalid or was used already")
-	ErrTokenExpired    = errors.New("identity: the link has expired")
-	ErrAlreadyVerified = errors.New("identity: the email is verified already")
-)
-
 // Email token kinds and lifetimes.
 const (
 	tokenVerify = "verify"

@@ -20,16 +20,6 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// OAuth errors. Each ends the sign-in on a page that explains it.
-var (
-	ErrOAuthUnknownProvider = errors.New("identity: sign-in provider not enabled")
-	ErrOAuthState           = errors.New("identity: sign-in state missing, expired or forged")
-	ErrOAuthDenied          = errors.New("identity: sign-in was cancelled at the provider")
-	ErrOAuthFailed          = errors.New("identity: the provider refused the sign-in")
-	ErrOAuthUnavailable     = errors.New("identity: the provider cannot be reached")
-	ErrOAuthEmailUnverified = errors.New("identity: the provider has no verified email for this user")
-)
-
 // ProviderConfig configures one OAuth provider. Empty endpoints mean the
 // provider's public ones; override them for tests or self-hosted providers
 // (GitHub Enterprise).

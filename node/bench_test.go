@@ -143,7 +143,7 @@ func BenchmarkSustainedThroughput(b *testing.B) {
 		act := u.actor(b)
 		acts[i].u = u
 		acts[i].a = func(ctx context.Context, body string) error {
-			_, err := u.n.Parties().Post(ctx, act, partyID, topic, body, "")
+			_, err := u.n.Parties().Chat().Post(ctx, act, partyID, topic, body, "")
 			return err
 		}
 	}
@@ -169,7 +169,7 @@ func BenchmarkSustainedThroughput(b *testing.B) {
 	total := uint64(per * n)
 	for _, u := range users {
 		nodetest.Eventually(b, 5*time.Minute, "every node to store every message", func() bool {
-			heads, _ := u.n.Parties().FeedHeads(partyID)
+			heads, _ := u.n.Parties().Chat().FeedHeads(partyID)
 			var sum uint64
 			for _, h := range heads {
 				sum += h

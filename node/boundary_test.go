@@ -14,7 +14,8 @@ import (
 
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
-	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/replica"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // The trust boundary on the wire, tested against a Rogue: a modified node
@@ -166,7 +167,7 @@ func TestMembersDialOnlyWhereAJoinerWasSeen(t *testing.T) {
 	if err := rogue.JoinDeclaring(a.n, invite(t, a, partyID, nil).String("token"), "Mallory", declared); err != nil {
 		t.Fatal(err)
 	}
-	var m *party.Member
+	var m *rules.Member
 	nodetest.Eventually(t, converge, "Bob's node to admit the rogue", func() bool {
 		if st := state(b.n, partyID); st != nil {
 			m = st.Members[rogue.MemberID()]
@@ -200,7 +201,7 @@ func syncFrom(t *testing.T, r *nodetest.Rogue, n *node.Node, typ, partyID string
 	}
 	var resp struct {
 		Error    string            `json:"error"`
-		Ops      []party.SignedOp  `json:"ops"`
+		Ops      []rules.SignedOp  `json:"ops"`
 		Messages []json.RawMessage `json:"messages"`
 	}
 	if err := json.Unmarshal(raw, &resp); err != nil {
@@ -237,7 +238,7 @@ func TestExMemberSyncStopsAtItsRemoval(t *testing.T) {
 	a.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": "after the kick"})
 
 	kinds, code := syncFrom(t, rogue, n, "sync", partyID)
-	if code != "" || !slices.Equal(kinds, []string{party.KindCreate, party.KindMemberJoin, party.KindMemberKick}) {
+	if code != "" || !slices.Equal(kinds, []string{rules.KindCreate, rules.KindMemberJoin, rules.KindMemberKick}) {
 		t.Fatalf("the ex-member's sync = %v %q, want the log up to its kick and no further", kinds, code)
 	}
 	if kinds, code := syncFrom(t, rogue, n, "msgsync", partyID); code != "not_member" {
@@ -252,9 +253,9 @@ func TestExMemberSyncStopsAtItsRemoval(t *testing.T) {
 			}
 		}
 		// A leave signed by the stranger's own key for that party.
-		req, _ := party.EncodeLeaveRequest(party.Actor{Key: stranger.Key}, id, time.Now().UnixMilli())
+		req, _ := replica.EncodeLeaveRequest(stranger.Key, id, time.Now().UnixMilli())
 		raw, err := stranger.Net.Request(t.Context(), n.PeerID(), n.Addrs(), req)
-		if err != nil || party.ResponseError(raw) == nil || !strings.Contains(string(raw), "not_member") {
+		if err != nil || replica.ResponseError(raw) == nil || !strings.Contains(string(raw), "not_member") {
 			t.Fatalf("a stranger's leave of party %.8s = %s %v, want not_member", id, raw, err)
 		}
 	}
@@ -277,9 +278,9 @@ func TestKickedMemberCannotRejoin(t *testing.T) {
 	if len(bans) != 1 || bans[0].(map[string]any)["memberId"] != b.memberID || bans[0].(map[string]any)["fingerprint"] == "" {
 		t.Fatalf("the owner sees bans %v", v.JSON["bans"])
 	}
-	expectCode(t, b.c.Do("DELETE", "/api/parties/"+partyID+"/bans/"+b.memberID, nil), http.StatusNotFound, "not_found")
+	expectCode(t, b.c.Do("DELETE", "/api/parties/"+partyID+"/bans/"+b.memberID, nil), http.StatusNotFound, "party_not_found")
 	a.c.Must(http.StatusNoContent, "DELETE", "/api/parties/"+partyID+"/bans/"+b.memberID, nil)
-	expectCode(t, a.c.Do("DELETE", "/api/parties/"+partyID+"/bans/"+b.memberID, nil), http.StatusNotFound, "not_found")
+	expectCode(t, a.c.Do("DELETE", "/api/parties/"+partyID+"/bans/"+b.memberID, nil), http.StatusNotFound, "ban_not_found")
 	accept(t, b, link, http.StatusOK)
 	waitConverged(t, partyID, nodes...)
 }

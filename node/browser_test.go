@@ -19,6 +19,7 @@ import (
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
 	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // chromiumPath finds Debian's chromium. In CI a missing chrome fails the
@@ -483,7 +484,7 @@ func expiredInvite(t *testing.T, owner *node.Node, pv party.View) string {
 	if !ok {
 		t.Fatal("the owner's member key is not on the owner's node")
 	}
-	token, err := party.SignInvite(party.Invite{V: 1, Party: pv.ID, PartyName: pv.Name, ID: "expired-test-invite", Owner: pv.Owner,
+	token, err := rules.SignInvite(rules.Invite{V: 1, Party: pv.ID, PartyName: pv.Name, ID: "expired-test-invite", Owner: pv.Owner,
 		OwnerPeer: owner.PeerID(), Expires: time.Now().Add(-time.Hour).Unix()}, key)
 	if err != nil {
 		t.Fatal(err)

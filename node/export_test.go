@@ -6,29 +6,29 @@ import (
 	"testing"
 
 	"github.com/chatterbox/chatterbox/node"
-	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // gossipOp signs op with key and wraps it as a party topic message.
-func gossipOp(t *testing.T, op party.Op, key ed25519.PrivateKey) []byte {
+func gossipOp(t *testing.T, op rules.Op, key ed25519.PrivateKey) []byte {
 	t.Helper()
 	payload, err := json.Marshal(op)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sop := party.SignedOp{Payload: payload, Sig: ed25519.Sign(key, append([]byte("chatterbox/op/v1\n"), payload...))}
+	sop := rules.SignedOp{Payload: payload, Sig: ed25519.Sign(key, append([]byte("chatterbox/op/v1\n"), payload...))}
 	raw, _ := json.Marshal(map[string]any{"t": "op", "op": sop})
 	return raw
 }
 
 // signMsg signs a message with key and wraps it as a topic message.
-func signMsg(t *testing.T, m party.Message, key ed25519.PrivateKey) []byte {
+func signMsg(t *testing.T, m rules.Message, key ed25519.PrivateKey) []byte {
 	t.Helper()
 	payload, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm := party.SignedMessage{Payload: payload, Sig: ed25519.Sign(key, append([]byte("chatterbox/msg/v1\n"), payload...))}
+	sm := rules.SignedMessage{Payload: payload, Sig: ed25519.Sign(key, append([]byte("chatterbox/msg/v1\n"), payload...))}
 	raw, _ := json.Marshal(map[string]any{"t": "msg", "msg": sm})
 	return raw
 }
@@ -36,7 +36,7 @@ func signMsg(t *testing.T, m party.Message, key ed25519.PrivateKey) []byte {
 // rawStored returns a stored message of n wrapped as a topic message.
 func rawStored(t *testing.T, n *node.Node, partyID, id string) []byte {
 	t.Helper()
-	sm, err := n.Parties().SignedMessage(partyID, id)
+	sm, err := n.Parties().Chat().SignedMessage(partyID, id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
-	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // wsConn is a WebSocket client of one user, collecting events.
@@ -222,7 +222,7 @@ func TestEditDeleteAndValidation(t *testing.T) {
 
 	id := m.String("id")
 	nodetest.Eventually(t, converge, "Bob's node to store Ann's message", func() bool {
-		_, err := nodes[1].Parties().MessageByID(partyID, id)
+		_, err := nodes[1].Parties().Chat().MessageByID(partyID, id)
 		return err == nil
 	})
 	expectCode(t, b.c.Do("PATCH", base+"/"+id, map[string]string{"body": "hijacked"}), 403, "not_author")
@@ -232,12 +232,12 @@ func TestEditDeleteAndValidation(t *testing.T) {
 		t.Fatalf("edited = %s", edited.Raw)
 	}
 	nodetest.Eventually(t, converge, "the edit on Bob's node", func() bool {
-		v, err := nodes[1].Parties().MessageByID(partyID, id)
+		v, err := nodes[1].Parties().Chat().MessageByID(partyID, id)
 		return err == nil && v.Body == "final"
 	})
 	a.c.Must(204, "DELETE", base+"/"+id, nil)
 	nodetest.Eventually(t, converge, "the tombstone on Bob's node", func() bool {
-		v, err := nodes[1].Parties().MessageByID(partyID, id)
+		v, err := nodes[1].Parties().Chat().MessageByID(partyID, id)
 		return err == nil && v.Deleted && v.Body == ""
 	})
 	expectCode(t, a.c.Do("PATCH", base+"/"+id, map[string]string{"body": "undead"}), 410, "message_deleted")
@@ -248,38 +248,38 @@ func TestEditDeleteAndValidation(t *testing.T) {
 	// Forged and foreign messages are rejected by the validator and never stored.
 	bob := nodes[1].Parties()
 	aKey := a.actor(t).Key
-	fresh := func(author string, node string, seq uint64, kind, body, target string) party.Message {
-		return party.Message{Party: partyID, Topic: topic, Author: author, Node: node, Seq: seq,
+	fresh := func(author string, node string, seq uint64, kind, body, target string) rules.Message {
+		return rules.Message{Party: partyID, Topic: topic, Author: author, Node: node, Seq: seq,
 			HLC: uint64(time.Now().Add(-time.Hour).UnixMilli()) << 16, Kind: kind, Body: body, Target: target}
 	}
-	forged := signMsg(t, fresh(a.memberID, nodes[0].PeerID(), 99, party.MsgPost, "forged", ""), b.actor(t).Key)
-	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), forged); v != party.Reject {
+	forged := signMsg(t, fresh(a.memberID, nodes[0].PeerID(), 99, rules.MsgPost, "forged", ""), b.actor(t).Key)
+	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), forged); v != rules.Reject {
 		t.Fatalf("forged signature judged %v", v)
 	}
 	stranger := signUp(t, nodes[1], "Stranger")
-	nonMember := signMsg(t, fresh(stranger.memberID, nodes[1].PeerID(), 1, party.MsgPost, "let me in", ""), stranger.actor(t).Key)
-	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), nonMember); v != party.Reject {
+	nonMember := signMsg(t, fresh(stranger.memberID, nodes[1].PeerID(), 1, rules.MsgPost, "let me in", ""), stranger.actor(t).Key)
+	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), nonMember); v != rules.Reject {
 		t.Fatalf("non-member message judged %v", v)
 	}
 	// Bob's own post, then an "edit" of it signed by Ann.
 	bm := b.c.Must(201, "POST", base, map[string]string{"body": "Bob's words"})
-	foreignEdit := signMsg(t, fresh(a.memberID, nodes[0].PeerID(), 1000, party.MsgEdit, "Ann's words now", bm.String("id")), aKey)
-	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), foreignEdit); v != party.Reject {
+	foreignEdit := signMsg(t, fresh(a.memberID, nodes[0].PeerID(), 1000, rules.MsgEdit, "Ann's words now", bm.String("id")), aKey)
+	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), foreignEdit); v != rules.Reject {
 		t.Fatalf("edit of another author's message judged %v", v)
 	}
 	// A message to a deleted topic.
 	extra := a.c.Must(201, "POST", "/api/parties/"+partyID+"/topics", map[string]string{"name": "doomed"}).String("id")
 	a.c.Must(204, "DELETE", "/api/parties/"+partyID+"/topics/"+extra, nil)
 	waitConverged(t, partyID, nodes...)
-	toDeleted := fresh(a.memberID, nodes[0].PeerID(), 1001, party.MsgPost, "into the void", "")
+	toDeleted := fresh(a.memberID, nodes[0].PeerID(), 1001, rules.MsgPost, "into the void", "")
 	toDeleted.Topic = extra
-	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), signMsg(t, toDeleted, aKey)); v != party.Reject {
+	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), signMsg(t, toDeleted, aKey)); v != rules.Reject {
 		t.Fatalf("message to a deleted topic judged %v", v)
 	}
 	// A replay of a stored message after GossipSub forgot it is deduplicated.
 	before := len(wsB.created())
 	replay := rawStored(t, nodes[1], partyID, bm.String("id"))
-	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), replay); v != party.Ignore {
+	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), replay); v != rules.Ignore {
 		t.Fatalf("replay judged %v", v)
 	}
 	bob.DeliverGossip(partyID, nodes[0].PeerID(), replay)
@@ -299,16 +299,16 @@ func TestEquivocationIsDetected(t *testing.T) {
 	partyID, topic := partyOf(t, a, b)
 	key := a.actor(t).Key
 	mk := func(body string) []byte {
-		return signMsg(t, party.Message{Party: partyID, Topic: topic, Author: a.memberID, Node: nodes[0].PeerID(), Seq: 1,
-			HLC: uint64(time.Now().UnixMilli()) << 16, Kind: party.MsgPost, Body: body}, key)
+		return signMsg(t, rules.Message{Party: partyID, Topic: topic, Author: a.memberID, Node: nodes[0].PeerID(), Seq: 1,
+			HLC: uint64(time.Now().UnixMilli()) << 16, Kind: rules.MsgPost, Body: body}, key)
 	}
 	bob := nodes[1].Parties()
 	bob.DeliverGossip(partyID, nodes[0].PeerID(), mk("one"))
-	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), mk("two")); v != party.Reject {
+	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), mk("two")); v != rules.Reject {
 		t.Fatalf("equivocating message judged %v", v)
 	}
 	// The validator only judges; the evidence is written right after.
-	nodetest.Eventually(t, converge, "the equivocation to be recorded", func() bool { return bob.Equivocations(partyID) == 1 })
+	nodetest.Eventually(t, converge, "the equivocation to be recorded", func() bool { return bob.Chat().Equivocations(partyID) == 1 })
 }
 
 func TestPaginationWithConcurrentInserts(t *testing.T) {
@@ -316,7 +316,7 @@ func TestPaginationWithConcurrentInserts(t *testing.T) {
 	a := signUp(t, n, "Ann")
 	partyID := createParty(t, a, "Big")
 	topic := state(n, partyID).SortedTopics()[0].ID
-	ps, act := n.Parties(), a.actor(t)
+	ps, act := n.Parties().Chat(), a.actor(t)
 	ctx := context.Background()
 	want := map[string]bool{}
 	var mu sync.Mutex
@@ -386,7 +386,7 @@ func postMany(t *testing.T, u *user, partyID, topic string, n int) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += workers {
-				if _, err := u.n.Parties().Post(context.Background(), act, partyID, topic, fmt.Sprintf("%s #%d", u.name, i), ""); err != nil {
+				if _, err := u.n.Parties().Chat().Post(context.Background(), act, partyID, topic, fmt.Sprintf("%s #%d", u.name, i), ""); err != nil {
 					t.Error(err)
 					return
 				}
@@ -415,7 +415,7 @@ func TestOfflineNodeCatchesUp(t *testing.T) {
 	back := nodetest.StartWith(t, cfg)
 	c.rebind(t, back)
 	nodetest.Eventually(t, 2*time.Minute, "Cat's node to catch up on 10,000 messages", func() bool {
-		heads, _ := back.Parties().FeedHeads(partyID)
+		heads, _ := back.Parties().Chat().FeedHeads(partyID)
 		var sum uint64
 		for _, h := range heads {
 			sum += h
@@ -457,8 +457,8 @@ func TestNonMemberNodeGetsNoMessages(t *testing.T) {
 	}
 	// The outsider floods well-signed posts by its own key, an hour ahead.
 	flood := func(i int) {
-		sm, err := party.SignMessage(party.Message{Party: partyID, Topic: topic, Author: outsider.MemberID(), Node: outsider.Peer,
-			Seq: uint64(i + 1), HLC: uint64(time.Now().Add(time.Hour).UnixMilli()) << 16, Kind: party.MsgPost, Body: fmt.Sprintf("spam %d", i)}, outsider.Key)
+		sm, err := rules.SignMessage(rules.Message{Party: partyID, Topic: topic, Author: outsider.MemberID(), Node: outsider.Peer,
+			Seq: uint64(i + 1), HLC: uint64(time.Now().Add(time.Hour).UnixMilli()) << 16, Kind: rules.MsgPost, Body: fmt.Sprintf("spam %d", i)}, outsider.Key)
 		if err != nil {
 			t.Fatal(err)
 		}

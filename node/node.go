@@ -21,6 +21,7 @@ import (
 	"github.com/chatterbox/chatterbox/gossip"
 	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // Config configures a Node. Its zero value runs a node with good defaults.
@@ -99,6 +100,10 @@ type Node struct {
 	gw   *gateway.Server
 	// gater bans peers cut off for their GossipSub score.
 	gater *gossip.Gater
+	// ctx is the node's root context, passed down to the parts that run
+	// background work; cancel ends it once they are all closed.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	startMu   sync.Mutex
 	started   bool // guarded by startMu
@@ -151,6 +156,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return errors.New("node: already started")
 	}
 	n.started = true
+	// The node's lifetime is its own: Start's ctx bounds starting only.
+	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
 			n.shutdown()
@@ -246,7 +253,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Listener:  ln,
 		PublicURL: publicURL,
 		Identity:  n.id,
-		Parties:   n.ps,
+		Parties:   n.ps.Parties(),
+		Chat:      n.ps.Chat(),
 		Node:      n,
 		Version:   n.cfg.Version,
 		Logger:    n.log.With("component", "gateway"),
@@ -255,7 +263,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.ps.SetEventSink(gw.Publish)
-	if err := n.ps.Start(n.net); err != nil {
+	if err := n.ps.Start(n.ctx, n.net); err != nil {
 		return err
 	}
 	if err := n.net.Start(); err != nil {
@@ -330,6 +338,9 @@ func (n *Node) shutdown() error {
 			errs = append(errs, fmt.Errorf("unlock data directory: %w", err))
 		}
 		n.lock = nil
+	}
+	if n.cancel != nil {
+		n.cancel()
 	}
 	return errors.Join(errs...)
 }
@@ -427,9 +438,9 @@ var (
 
 func (d domain) ValidateGossip(p, from string, data []byte) gossip.Verdict {
 	switch d.Service.ValidateGossip(p, from, data) {
-	case party.Accept:
+	case rules.Accept:
 		return gossip.Accept
-	case party.Reject:
+	case rules.Reject:
 		return gossip.Reject
 	}
 	return gossip.Ignore

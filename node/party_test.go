@@ -14,6 +14,9 @@ import (
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
 	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/replica"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
 )
 
 const converge = 20 * time.Second
@@ -76,7 +79,7 @@ func expectCode(t *testing.T, r nodetest.Response, status int, code string) {
 	}
 }
 
-func state(n *node.Node, partyID string) *party.State {
+func state(n *node.Node, partyID string) *rules.State {
 	st, err := n.Parties().State(partyID)
 	if err != nil {
 		return nil
@@ -85,9 +88,9 @@ func state(n *node.Node, partyID string) *party.State {
 }
 
 // waitConverged waits until every node holds the same log head as the first.
-func waitConverged(t *testing.T, partyID string, nodes ...*node.Node) *party.State {
+func waitConverged(t *testing.T, partyID string, nodes ...*node.Node) *rules.State {
 	t.Helper()
-	var head *party.State
+	var head *rules.State
 	nodetest.Eventually(t, converge, "all nodes on one log head", func() bool {
 		head = state(nodes[0], partyID)
 		if head == nil {
@@ -163,7 +166,7 @@ func TestPartyConvergesAcrossThreeNodes(t *testing.T) {
 	expectCode(t, b.c.Do("DELETE", "/api/parties/"+id+"/members/"+c.memberID, nil), 403, "not_owner")
 	// Strangers cannot see it.
 	d := signUp(t, nodes[2], "Dan")
-	expectCode(t, d.c.Do("GET", "/api/parties/"+id, nil), 404, "not_found")
+	expectCode(t, d.c.Do("GET", "/api/parties/"+id, nil), 404, "party_not_found")
 	expectCode(t, a.c.Do("POST", "/api/parties", map[string]string{"name": "  "}), 422, "name_invalid")
 	// Renaming and deleting topics converge too.
 	a.c.Must(http.StatusOK, "PATCH", "/api/parties/"+id+"/topics/"+topic.String("id"), map[string]string{"name": "movies"})
@@ -229,7 +232,7 @@ func TestConcurrentJoinsRespectTheCap(t *testing.T) {
 	}
 	for i, r := range results {
 		if r.Status != 200 {
-			expectCode(t, joiners[i].c.Do("GET", "/api/parties/"+id, nil), 404, "not_found")
+			expectCode(t, joiners[i].c.Do("GET", "/api/parties/"+id, nil), 404, "party_not_found")
 		}
 	}
 }
@@ -263,7 +266,7 @@ func TestInviteRulesAndLimits(t *testing.T) {
 		if !found {
 			t.Fatalf("invite list does not show the revocation: %s", list.Raw)
 		}
-		expectCode(t, a.c.Do("DELETE", "/api/parties/"+id+"/invites/nope", nil), 404, "not_found")
+		expectCode(t, a.c.Do("DELETE", "/api/parties/"+id+"/invites/nope", nil), 404, "invite_not_found")
 	})
 	t.Run("tampered", func(t *testing.T) {
 		tok := invite(t, a, id, nil).String("token")
@@ -276,14 +279,14 @@ func TestInviteRulesAndLimits(t *testing.T) {
 		expectCode(t, c.c.Do("POST", "/api/invites/accept", map[string]string{"link": "http://localhost:7733/join#garbage"}), 422, "invite_invalid")
 	})
 	t.Run("signed by a non-owner", func(t *testing.T) {
-		real, _, err := party.ParseInvite(invite(t, a, id, nil).String("token"))
+		real, _, err := rules.ParseInvite(invite(t, a, id, nil).String("token"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		forged := real
 		forged.ID = "forged"
 		forged.Owner = b.memberID // Bob signs an invite to Ann's party
-		tok, err := party.SignInvite(forged, b.actor(t).Key)
+		tok, err := rules.SignInvite(forged, b.actor(t).Key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,43 +297,43 @@ func TestInviteRulesAndLimits(t *testing.T) {
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		real, _, _ := party.ParseInvite(invite(t, a, id, nil).String("token"))
+		real, _, _ := rules.ParseInvite(invite(t, a, id, nil).String("token"))
 		real.Expires = time.Now().Add(-time.Minute).Unix()
-		tok, _ := party.SignInvite(real, a.actor(t).Key)
+		tok, _ := rules.SignInvite(real, a.actor(t).Key)
 		expectCode(t, c.c.Do("POST", "/api/invites/accept", map[string]string{"token": tok}), 410, "invite_expired")
 		// The owner's node checks expiry itself, whatever the joiner's node says.
-		req, _ := party.EncodeJoinRequest(c.actor(t), tok, nodes[2].PeerID(), nil, time.Now().UnixMilli())
+		req, _ := replica.EncodeJoinRequest(replica.Joiner{Key: c.actor(t).Key, Name: c.name, Peer: nodes[2].PeerID()}, tok, time.Now().UnixMilli())
 		resp := nodes[0].Parties().HandleRequest(context.Background(), nodes[2].PeerID(), req)
-		if err := party.ResponseError(resp); !errors.Is(err, party.ErrInviteExpired) {
+		if err := replica.ResponseError(resp); !errors.Is(err, rules.ErrInviteExpired) {
 			t.Fatalf("owner on an expired invite: %v", err)
 		}
 		expectCode(t, a.c.Do("POST", "/api/parties/"+id+"/invites", map[string]any{"expiresIn": 10}), 422, "invite_options_invalid")
 	})
 	t.Run("replayed join request", func(t *testing.T) {
 		tok := invite(t, a, id, nil).String("token")
-		req, err := party.EncodeJoinRequest(c.actor(t), tok, nodes[2].PeerID(), nil, time.Now().UnixMilli())
+		req, err := replica.EncodeJoinRequest(replica.Joiner{Key: c.actor(t).Key, Name: c.name, Peer: nodes[2].PeerID()}, tok, time.Now().UnixMilli())
 		if err != nil {
 			t.Fatal(err)
 		}
 		owner := nodes[0].Parties()
-		if err := party.ResponseError(owner.HandleRequest(context.Background(), nodes[2].PeerID(), req)); err != nil {
+		if err := replica.ResponseError(owner.HandleRequest(context.Background(), nodes[2].PeerID(), req)); err != nil {
 			t.Fatalf("first join: %v", err)
 		}
 		h, n := headBefore(), len(state(nodes[0], id).Members)
 		// The same request again (a lost answer, or a replay) admits nobody twice.
-		if err := party.ResponseError(owner.HandleRequest(context.Background(), nodes[2].PeerID(), req)); err != nil {
+		if err := replica.ResponseError(owner.HandleRequest(context.Background(), nodes[2].PeerID(), req)); err != nil {
 			t.Fatalf("repeated join: %v", err)
 		}
 		if headBefore() != h || len(state(nodes[0], id).Members) != n {
 			t.Fatal("a repeated join request added an op")
 		}
 		// From another peer it is refused outright.
-		if err := party.ResponseError(owner.HandleRequest(context.Background(), nodes[1].PeerID(), req)); !errors.Is(err, party.ErrBadRequest) {
+		if err := replica.ResponseError(owner.HandleRequest(context.Background(), nodes[1].PeerID(), req)); !errors.Is(err, rules.ErrBadRequest) {
 			t.Fatalf("join request from the wrong peer: %v", err)
 		}
 		// After Cat leaves, the old request cannot bring her back.
 		a.c.Must(http.StatusNoContent, "DELETE", "/api/parties/"+id+"/members/"+c.memberID, nil)
-		if err := party.ResponseError(owner.HandleRequest(context.Background(), nodes[2].PeerID(), req)); !errors.Is(err, party.ErrReplayed) {
+		if err := replica.ResponseError(owner.HandleRequest(context.Background(), nodes[2].PeerID(), req)); !errors.Is(err, rules.ErrReplayed) {
 			t.Fatalf("replay after leaving: %v", err)
 		}
 		if state(nodes[0], id).Members[c.memberID] != nil {
@@ -375,7 +378,7 @@ func TestLeaveAndKickReachEveryNode(t *testing.T) {
 	expectCode(t, a.c.Do("POST", "/api/parties/"+id+"/leave", nil), 409, "owner_cannot_leave")
 	b.c.Must(http.StatusNoContent, "POST", "/api/parties/"+id+"/leave", nil)
 	// Bob stops at once locally.
-	expectCode(t, b.c.Do("GET", "/api/parties/"+id, nil), 404, "not_found")
+	expectCode(t, b.c.Do("GET", "/api/parties/"+id, nil), 404, "party_not_found")
 	nodetest.Eventually(t, converge, "the owner to record Bob's leave on every member node", func() bool {
 		sa, sc := state(nodes[0], id), state(nodes[2], id)
 		return sa != nil && sc != nil && sa.Members[b.memberID] == nil && sc.Head == sa.Head
@@ -388,7 +391,7 @@ func TestLeaveAndKickReachEveryNode(t *testing.T) {
 	if ps := c.c.Must(200, "GET", "/api/parties", nil).JSON["parties"].([]any); len(ps) != 0 {
 		t.Fatalf("Cat still lists %d parties", len(ps))
 	}
-	expectCode(t, a.c.Do("DELETE", "/api/parties/"+id+"/members/"+c.memberID, nil), 404, "not_found")
+	expectCode(t, a.c.Do("DELETE", "/api/parties/"+id+"/members/"+c.memberID, nil), 404, "member_not_found")
 	if got := len(state(nodes[0], id).Members); got != 1 {
 		t.Fatalf("owner's node has %d members, want 1", got)
 	}
@@ -400,7 +403,7 @@ func TestLeaveAndKickReachEveryNode(t *testing.T) {
 	nodetest.Eventually(t, converge, "Bob's node to drop the deleted party", func() bool {
 		return b.c.Do("GET", "/api/parties/"+id2, nil).Status == 404
 	})
-	expectCode(t, a.c.Do("GET", "/api/parties/"+id2, nil), 404, "not_found")
+	expectCode(t, a.c.Do("GET", "/api/parties/"+id2, nil), 404, "party_not_found")
 }
 
 func TestPendingJoinCompletesWhenOwnerReturns(t *testing.T) {
@@ -462,20 +465,20 @@ func TestForkIsDetectedAndFreezesAdmissions(t *testing.T) {
 	key := a.actor(t).Key
 	forge := func(name string) []byte {
 		body := fmt.Sprintf(`{"name":%q}`, name)
-		op := party.Op{Party: id, Seq: st.Seq + 1, Prev: st.Head, Time: time.Now().UnixMilli(), Kind: party.KindRename, Body: []byte(body)}
+		op := rules.Op{Party: id, Seq: st.Seq + 1, Prev: st.Head, Time: time.Now().UnixMilli(), Kind: rules.KindRename, Body: []byte(body)}
 		return gossipOp(t, op, key)
 	}
 	bob := nodes[1].Parties()
 	one, two := forge("One"), forge("Two")
-	if v := bob.ValidateGossip(id, nodes[0].PeerID(), one); v != party.Accept {
+	if v := bob.ValidateGossip(id, nodes[0].PeerID(), one); v != rules.Accept {
 		t.Fatalf("first forged op judged %v, want Accept", v)
 	}
 	bob.DeliverGossip(id, nodes[0].PeerID(), one)
-	if v := bob.ValidateGossip(id, nodes[0].PeerID(), two); v != party.Ignore {
+	if v := bob.ValidateGossip(id, nodes[0].PeerID(), two); v != rules.Ignore {
 		t.Fatalf("conflicting op judged %v, want Ignore", v)
 	}
 	// The validator only judges; the evidence is written right after.
-	var forks []party.ForkEvidence
+	var forks []store.ForkEvidence
 	nodetest.Eventually(t, converge, "the fork to be recorded", func() bool {
 		forks, _ = bob.Forks(id)
 		return len(forks) > 0
@@ -498,8 +501,8 @@ func TestForkIsDetectedAndFreezesAdmissions(t *testing.T) {
 
 	// A forged op not signed by the owner is rejected outright.
 	_, stranger, _ := ed25519.GenerateKey(nil)
-	bad := gossipOp(t, party.Op{Party: id, Seq: st.Seq + 2, Prev: "x", Kind: party.KindRename, Body: []byte(`{"name":"evil"}`)}, stranger)
-	if v := bob.ValidateGossip(id, nodes[0].PeerID(), bad); v != party.Reject {
+	bad := gossipOp(t, rules.Op{Party: id, Seq: st.Seq + 2, Prev: "x", Kind: rules.KindRename, Body: []byte(`{"name":"evil"}`)}, stranger)
+	if v := bob.ValidateGossip(id, nodes[0].PeerID(), bad); v != rules.Reject {
 		t.Fatalf("op signed by a stranger judged %v, want Reject", v)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
-	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // The gateway serves the web app at each of its routes with a fresh CSP
@@ -82,7 +82,7 @@ func TestInvitePreview(t *testing.T) {
 	}
 
 	key, _ := n.Identity().MemberKey(p.String("owner"))
-	expired, _ := party.SignInvite(party.Invite{V: 1, Party: p.String("id"), PartyName: "Chess Club", ID: "old", Owner: p.String("owner"),
+	expired, _ := rules.SignInvite(rules.Invite{V: 1, Party: p.String("id"), PartyName: "Chess Club", ID: "old", Owner: p.String("owner"),
 		OwnerPeer: n.PeerID(), Expires: time.Now().Add(-time.Minute).Unix()}, key)
 	if r := anon.Do("POST", "/api/invites/preview", map[string]string{"token": expired}); r.Status != 410 || r.ErrorCode() != "invite_expired" {
 		t.Fatalf("expired invite: %d %s", r.Status, r.Raw)

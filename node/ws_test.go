@@ -97,7 +97,7 @@ func TestSlowWebSocketClientIsDropped(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for n.Gateway().WSClients() == 1 && posted.Load() < 20000 {
-				if _, err := n.Parties().Post(t.Context(), act, partyID, topic, big, ""); err != nil {
+				if _, err := n.Parties().Chat().Post(t.Context(), act, partyID, topic, big, ""); err != nil {
 					t.Error(err)
 					return
 				}

@@ -1,10 +1,13 @@
 package party
 
 import (
+	"github.com/chatterbox/chatterbox/party/partytest"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
+
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,16 +50,16 @@ func benchService(b *testing.B, dir string) (*Service, Actor, string, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	a := Actor{AccountID: "acct", Name: "Bench", Key: newKey(b)}
+	a := Actor{AccountID: "acct", Name: "Bench", Key: partytest.NewKey(b)}
 	s, err := New(Config{DB: db, Keys: oneKey{a.Key}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := s.Start(stubNet{}); err != nil {
+	if err := s.Start(context.Background(), stubNet{}); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	v, err := s.Create(context.Background(), a, "Bench")
+	v, err := s.Parties().Create(context.Background(), a, "Bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +89,7 @@ func BenchmarkDurableWrites(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for i := w; i < b.N; i += writers {
-						if _, err := s.Post(context.Background(), actors[w], p, topic, "durable", ""); err != nil {
+						if _, err := s.Chat().Post(context.Background(), actors[w], p, topic, "durable", ""); err != nil {
 							b.Error(err)
 							return
 						}
@@ -103,17 +106,18 @@ func BenchmarkDurableWrites(b *testing.B) {
 // sequencing, with a raised member limit so 64 writers fit.
 func joinBenchMember(b *testing.B, s *Service, owner Actor, p string, i int) Actor {
 	b.Helper()
-	a := Actor{AccountID: fmt.Sprintf("acct%d", i), Name: "w", Key: newKey(b)}
-	err := update(s.db, func(txn *badger.Txn) error {
-		st, err := s.loadState(txn, p)
+	a := Actor{AccountID: fmt.Sprintf("acct%d", i), Name: "w", Key: partytest.NewKey(b)}
+	err := s.store.Update(func(t *store.Txn) error {
+		st, err := t.State(p)
 		if err != nil {
 			return err
 		}
-		st.Members[a.MemberID()] = &Member{ID: a.MemberID(), Name: "w", Peer: "peer-self", Seat: i}
-		if err := setJSON(txn, []byte(pState+p), st); err != nil {
+		st = st.Clone()
+		st.Members[a.MemberID()] = &rules.Member{ID: a.MemberID(), Name: "w", Peer: "peer-self", Seat: i}
+		if err := t.PutState(st); err != nil {
 			return err
 		}
-		return setJSON(txn, mineKey(a.AccountID, p), Membership{Party: p, Account: a.AccountID, Member: a.MemberID(), Status: StatusMember})
+		return t.PutMembership(store.Membership{Party: p, Account: a.AccountID, Member: a.MemberID(), Status: store.StatusMember})
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -127,32 +131,34 @@ func BenchmarkHistoryPage(b *testing.B) {
 	const total = 1_000_000
 	s, a, p, topic := benchService(b, b.TempDir())
 	base := uint64(time.Now().Add(-24*time.Hour).UnixMilli()) << 16
-	wb := s.db.NewWriteBatch()
 	var deepCursor string
-	for i := range total {
-		hlc := base + uint64(i)
-		id := fmt.Sprintf("%064x", i)
-		msg := Message{Party: p, Topic: topic, Author: a.MemberID(), Node: "peer-self", Seq: uint64(i + 1), HLC: hlc, Kind: MsgPost, Body: fmt.Sprintf("message %d", i)}
-		raw, _ := json.Marshal(storedMessage{Signed: SignedMessage{Payload: []byte("x")}, Msg: msg, Body: msg.Body})
-		if err := wb.Set([]byte(pMsg+p+"/"+id), raw); err != nil {
+	const perTxn = 5000
+	for start := 0; start < total; start += perTxn {
+		err := s.store.Update(func(t *store.Txn) error {
+			msgs := t.Messages(p)
+			for i := start; i < start+perTxn; i++ {
+				hlc := base + uint64(i)
+				msg := rules.Message{Party: p, Topic: topic, Author: a.MemberID(), Node: "peer-self", Seq: uint64(i + 1), HLC: hlc, Kind: rules.MsgPost, Body: fmt.Sprintf("message %d", i)}
+				sm := rules.SignedMessage{Payload: fmt.Appendf(nil, "message %d", i)}
+				if _, err := msgs.Put(sm, msg); err != nil {
+					return err
+				}
+				if i == total-900_000 {
+					deepCursor = base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%016x/%s", hlc, sm.ID()))
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
-		if err := wb.Set(tidxKey(p, topic, hlc, id), nil); err != nil {
-			b.Fatal(err)
-		}
-		if i == total-900_000 {
-			deepCursor = base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%016x/%s", hlc, id))
-		}
-	}
-	if err := wb.Flush(); err != nil {
-		b.Fatal(err)
 	}
 	for _, c := range []struct{ name, cursor string }{{"newest", ""}, {"deep", deepCursor}} {
 		b.Run(c.name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			for range b.N {
 				t0 := time.Now()
-				msgs, _, err := s.Messages(a, p, topic, c.cursor, 50)
+				msgs, _, err := s.Chat().Messages(a, p, topic, c.cursor, 50)
 				lat = append(lat, time.Since(t0))
 				if err != nil || len(msgs) != 50 {
 					b.Fatalf("page: %d messages, %v", len(msgs), err)

@@ -1,6 +1,10 @@
 package party
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/chatterbox/chatterbox/party/rules"
+)
 
 // EventType names an event on the WebSocket (its "type").
 type EventType string
@@ -33,49 +37,55 @@ type Event struct {
 // queues per client).
 type EventSink func(Event)
 
-// SetEventSink sets where events go. Call it before Start.
-func (s *Service) SetEventSink(sink EventSink) { s.sink = sink }
-
-func (s *Service) emit(ev Event) {
-	if s.sink != nil {
-		s.sink(ev)
+func (c *core) emit(ev Event) {
+	if c.sink != nil {
+		c.sink(ev)
 	}
 }
 
 // opEvents turns applied ops into client events.
-func (s *Service) opEvents(st *State, ops []Op) {
+func (c *core) opEvents(st *rules.State, ops []rules.Op) {
 	for _, op := range ops {
 		var ev Event
 		switch op.Kind {
-		case KindRename:
+		case rules.KindRename:
 			ev = Event{Type: EvPartyUpdated, Data: map[string]string{"name": st.Name}}
-		case KindDelete:
+		case rules.KindDelete:
 			ev = Event{Type: EvPartyDeleted}
-		case KindTopicCreate, KindTopicRename, KindTopicDelete:
-			var b TopicRef
+		case rules.KindTopicCreate, rules.KindTopicRename, rules.KindTopicDelete:
+			var b rules.TopicRef
 			json.Unmarshal(op.Body, &b)
-			typ := map[string]EventType{KindTopicCreate: EvTopicCreated, KindTopicRename: EvTopicRenamed, KindTopicDelete: EvTopicDeleted}[op.Kind]
+			typ := map[string]EventType{rules.KindTopicCreate: EvTopicCreated, rules.KindTopicRename: EvTopicRenamed, rules.KindTopicDelete: EvTopicDeleted}[op.Kind]
 			if t := st.Topics[b.ID]; t != nil {
 				ev = Event{Type: typ, Data: t}
 			} else {
-				ev = Event{Type: typ, Data: TopicRef{ID: b.ID}}
+				ev = Event{Type: typ, Data: rules.TopicRef{ID: b.ID}}
 			}
-		case KindMemberJoin:
-			var b JoinBody
+		case rules.KindMemberJoin:
+			var b rules.JoinBody
 			json.Unmarshal(op.Body, &b)
 			m := st.Members[b.Member]
 			if m == nil {
 				continue // left again in the same batch
 			}
-			ev = Event{Type: EvMemberJoined, Data: s.memberView(st, m)}
-		case KindMemberLeave, KindMemberKick:
-			var b MemberBody
+			ev = Event{Type: EvMemberJoined, Data: c.memberView(st, m)}
+		case rules.KindMemberLeave, rules.KindMemberKick:
+			var b rules.MemberBody
 			json.Unmarshal(op.Body, &b)
-			ev = Event{Type: EvMemberLeft, Data: map[string]any{"memberId": b.Member, "kicked": op.Kind == KindMemberKick, "banned": b.Ban}}
+			ev = Event{Type: EvMemberLeft, Data: MemberLeftView{MemberID: b.Member, Kicked: op.Kind == rules.KindMemberKick, Banned: b.Ban}}
 		default:
 			continue
 		}
 		ev.Party = st.ID
-		s.emit(ev)
+		c.emit(ev)
 	}
+}
+
+// presence emits presence events for the members homed on peer.
+func (c *core) presence(peer string, online bool) {
+	c.eachLocalMember(func(st *rules.State, m *rules.Member) {
+		if m.Peer == peer {
+			c.emit(Event{Type: EvPresence, Party: st.ID, Data: PresenceView{MemberID: m.ID, Online: online}})
+		}
+	})
 }

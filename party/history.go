@@ -1,86 +1,86 @@
 package party
 
 import (
-	"encoding/base64"
-	"strings"
-
-	"github.com/dgraph-io/badger/v4"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
 )
 
-// History pages of a topic, newest first, with opaque cursors.
-
-// ErrCursorInvalid is returned for a cursor this node did not make.
-var ErrCursorInvalid = newErr("cursor_invalid", "the page cursor is not valid")
+// Reading messages: history pages of a topic, newest first, with opaque
+// cursors; single messages; a party's version vector.
 
 // Messages returns a page of a topic's messages, newest first, before the
 // cursor (empty: the newest), and the cursor of the next page ("" at the
 // end). Cursors are positions in time order, so paging visits every
 // message once even while new ones arrive.
-func (s *Service) Messages(a Actor, party, topic, cursor string, limit int) ([]MessageView, string, error) {
-	if err := s.requireMember(a, party); err != nil {
+func (ch *Chat) Messages(a Actor, party, topic, cursor string, limit int) ([]MessageView, string, error) {
+	if err := ch.c.requireMember(a, party); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	prefix := []byte(pTIdx + party + "/" + topic + "/")
-	seek := append(append([]byte(nil), prefix...), 0xff)
-	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || len(raw) < 18 || strings.ContainsAny(string(raw), "\x00") {
-			return nil, "", ErrCursorInvalid
-		}
-		seek = append(append([]byte(nil), prefix...), raw...)
-	}
 	out := []MessageView{}
-	next, lastSuffix := "", ""
-	err := s.db.View(func(txn *badger.Txn) error {
-		st, err := s.loadState(txn, party)
+	next := ""
+	err := ch.c.store.View(func(t *store.Txn) error {
+		st, err := t.State(party)
 		if err != nil {
 			return err
 		}
 		if st.Topics[topic] == nil {
-			return ErrTopicNotFound
+			return rules.ErrTopicNotFound
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
-		defer it.Close()
-		for it.Seek(seek); it.Valid(); it.Next() {
-			key := it.Item().Key()
-			if cursor != "" && string(key) == string(seek) {
-				continue
-			}
-			if len(out) == limit {
-				// More remain: the next page starts below the last one returned.
-				next = base64.RawURLEncoding.EncodeToString([]byte(lastSuffix))
-				return nil
-			}
-			id := string(key[len(prefix)+17:])
-			var sm storedMessage
-			if err := getJSON(txn, []byte(pMsg+party+"/"+id), &sm); err != nil {
-				return err
-			}
-			out = append(out, s.messageView(st, sm))
-			lastSuffix = string(key[len(prefix):])
+		page, n, err := t.Messages(party).Page(topic, cursor, limit)
+		for _, sm := range page {
+			out = append(out, messageView(st, sm))
 		}
-		return nil
+		next = n
+		return err
 	})
 	return out, next, err
 }
 
 // MessageByID returns one message of a party.
-func (s *Service) MessageByID(party, id string) (MessageView, error) {
+func (ch *Chat) MessageByID(party, id string) (MessageView, error) {
 	var v MessageView
-	err := s.db.View(func(txn *badger.Txn) error {
-		st, err := s.loadState(txn, party)
+	err := ch.c.store.View(func(t *store.Txn) error {
+		st, err := t.State(party)
 		if err != nil {
 			return err
 		}
-		var sm storedMessage
-		if err := getJSON(txn, []byte(pMsg+party+"/"+id), &sm); err != nil {
-			return ErrMsgNotFound
+		sm, ok := t.Messages(party).Get(id)
+		if !ok {
+			return rules.ErrMsgNotFound
 		}
-		v = s.messageView(st, sm)
+		v = messageView(st, sm)
 		return nil
 	})
 	return v, err
+}
+
+// SignedMessage returns a stored message exactly as its author signed it.
+func (ch *Chat) SignedMessage(party, id string) (rules.SignedMessage, error) {
+	var sm rules.StoredMessage
+	ok := false
+	ch.c.store.View(func(t *store.Txn) error {
+		sm, ok = t.Messages(party).Get(id)
+		return nil
+	})
+	if !ok {
+		return rules.SignedMessage{}, rules.ErrMsgNotFound
+	}
+	return sm.Signed, nil
+}
+
+// FeedHeads is this node's version vector of a party: for each feed
+// (author/node), the highest seq up to which it holds every message.
+func (ch *Chat) FeedHeads(party string) (map[string]uint64, error) { return ch.ledger.FeedHeads(party) }
+
+// Equivocations returns how many equivocations were recorded for party.
+func (ch *Chat) Equivocations(party string) int {
+	n := 0
+	ch.c.store.View(func(t *store.Txn) error {
+		n = t.Messages(party).Equivocations()
+		return nil
+	})
+	return n
 }

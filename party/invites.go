@@ -2,125 +2,86 @@ package party
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
+	"github.com/chatterbox/chatterbox/party/replica"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
 )
 
 // Invites as the owner issues, lists and revokes them.
 
-// InviteView is an invite as its owner sees it.
-type InviteView struct {
-	ID        string    `json:"id"`
-	Token     string    `json:"token"`
-	Link      string    `json:"link"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	MaxUses   int       `json:"maxUses,omitempty"`
-	Uses      int       `json:"uses"`
-	Revoked   bool      `json:"revoked"`
-}
-
-// Invite limits.
-const (
-	DefaultInviteTTL = 7 * 24 * time.Hour
-	MaxInviteTTL     = 30 * 24 * time.Hour
-	MaxInviteUses    = 1000
-)
-
-// ErrInviteOptions is returned for an out-of-range expiry or use count.
-var ErrInviteOptions = newErr("invite_options_invalid", "an invite lasts 1 minute to 30 days and allows 0 (unlimited) to 1000 uses")
-
-// CreateInvite issues an invite signed by the owner's member key.
-func (s *Service) CreateInvite(a Actor, party string, ttl time.Duration, maxUses int) (InviteView, error) {
+// CreateInvite issues an invite signed by the owner's member key; ttl 0
+// means rules.DefaultInviteTTL, maxUses 0 no limit.
+func (p *Parties) CreateInvite(a Actor, party string, ttl time.Duration, maxUses int) (InviteView, error) {
 	if ttl == 0 {
-		ttl = DefaultInviteTTL
+		ttl = rules.DefaultInviteTTL
 	}
-	if ttl < time.Minute || ttl > MaxInviteTTL || maxUses < 0 || maxUses > MaxInviteUses {
-		return InviteView{}, ErrInviteOptions
+	if err := rules.CheckInviteOptions(ttl, maxUses); err != nil {
+		return InviteView{}, err
 	}
-	st, err := s.ownedState(a, party)
+	st, err := p.ownedState(a, party)
 	if err != nil {
 		return InviteView{}, err
 	}
-	inv := Invite{V: 1, Party: party, PartyName: st.Name, ID: randomID(), Owner: st.Owner, OwnerPeer: s.net.SelfPeer(),
-		Addrs: s.net.SelfAddrs(), Expires: s.now().Add(ttl).Unix(), MaxUses: maxUses}
-	token, err := signInvite(inv, a.Key)
+	c := p.c
+	inv := rules.Invite{V: 1, Party: party, PartyName: st.Name, ID: randomID(), Owner: st.Owner, OwnerPeer: c.net.SelfPeer(),
+		Addrs: c.net.SelfAddrs(), Expires: c.now().Add(ttl).Unix(), MaxUses: maxUses}
+	token, err := rules.SignInvite(inv, a.Key)
 	if err != nil {
 		return InviteView{}, err
 	}
-	rec := InviteRecord{Invite: inv, Token: token, CreatedAt: s.now().UnixMilli()}
-	if err := update(s.db, func(txn *badger.Txn) error { return setJSON(txn, []byte(pInv+party+"/"+inv.ID), rec) }); err != nil {
+	rec := store.InviteRecord{Invite: inv, Token: token, CreatedAt: c.now().UnixMilli()}
+	if err := c.store.Update(func(t *store.Txn) error { return t.PutInvite(rec) }); err != nil {
 		return InviteView{}, err
 	}
 	return inviteView(rec, st), nil
 }
 
-func inviteView(r InviteRecord, st *State) InviteView {
-	return InviteView{ID: r.Invite.ID, Token: r.Token, Link: Link(r.Token), ExpiresAt: time.Unix(r.Invite.Expires, 0).UTC(),
-		MaxUses: r.Invite.MaxUses, Uses: st.InviteUses[r.Invite.ID], Revoked: st.Revoked[r.Invite.ID]}
-}
-
-// ownedState returns the party's state if the actor is its owner.
-func (s *Service) ownedState(a Actor, party string) (*State, error) {
-	if err := s.requireMember(a, party); err != nil {
-		return nil, err
-	}
-	st, err := s.State(party)
+// Invites lists the party's invites (owner only).
+func (p *Parties) Invites(a Actor, party string) ([]InviteView, error) {
+	st, err := p.ownedState(a, party)
 	if err != nil {
 		return nil, err
 	}
-	if st.Owner != a.MemberID() {
-		return nil, ErrNotOwner
-	}
-	return st, nil
-}
-
-// Invites lists the party's invites (owner only), newest first.
-func (s *Service) Invites(a Actor, party string) ([]InviteView, error) {
-	st, err := s.ownedState(a, party)
-	if err != nil {
-		return nil, err
-	}
-	out := []InviteView{}
-	err = s.db.View(func(txn *badger.Txn) error {
-		return listJSON(txn, pInv+party+"/", func(_ []byte, raw []byte) error {
-			var r InviteRecord
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return err
-			}
-			out = append([]InviteView{inviteView(r, st)}, out...)
-			return nil
-		})
+	var recs []store.InviteRecord
+	err = p.c.store.View(func(t *store.Txn) error {
+		recs, err = t.Invites(party)
+		return err
 	})
+	out := []InviteView{}
+	for _, r := range slices.Backward(recs) {
+		out = append(out, inviteView(r, st))
+	}
 	return out, err
 }
 
-// ErrInviteNotFound is returned when revoking an unknown invite.
-var ErrInviteNotFound = newErr("not_found", "no such invite")
-
 // RevokeInvite revokes an invite for every node (owner only).
-func (s *Service) RevokeInvite(ctx context.Context, a Actor, party, invite string) error {
-	if _, err := s.ownedState(a, party); err != nil {
+func (p *Parties) RevokeInvite(ctx context.Context, a Actor, party, invite string) error {
+	if _, err := p.ownedState(a, party); err != nil {
 		return err
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get([]byte(pInv + party + "/" + invite))
+	var issued bool
+	err := p.c.store.View(func(t *store.Txn) error {
+		var err error
+		issued, err = t.HasInvite(party, invite)
 		return err
 	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return ErrInviteNotFound
-	} else if err != nil {
+	if err != nil {
 		return err
 	}
-	_, err = s.ownerOp(ctx, a, party, KindInviteRevoke, func(st *State) (any, error) {
+	if !issued {
+		return rules.ErrInviteNotFound
+	}
+	_, err = p.ownerOp(ctx, a, party, rules.KindInviteRevoke, func(st *rules.State) (any, error) {
 		if st.Revoked[invite] {
-			return nil, errAdmitted
+			return nil, replica.ErrDone
 		}
-		return InviteBody{Invite: invite}, nil
+		return rules.InviteBody{Invite: invite}, nil
 	})
-	if errors.Is(err, errAdmitted) {
+	if errors.Is(err, replica.ErrDone) {
 		return nil
 	}
 	return err

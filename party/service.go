@@ -3,40 +3,31 @@ package party
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/chatterbox/chatterbox/identity/member"
+	"github.com/chatterbox/chatterbox/party/replica"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
 )
 
 // Network is what the party service needs from the network layer. Peers
 // are libp2p peer IDs and addresses multiaddrs, both as strings.
 type Network interface {
-	// SelfPeer is this node's peer ID; SelfAddrs its dialable addresses.
-	SelfPeer() string
+	replica.Transport
+	// SelfAddrs are this node's dialable addresses.
 	SelfAddrs() []string
-	// Request sends one request frame to peer (dialling addrs if needed)
-	// and returns the response frame.
-	Request(ctx context.Context, peer string, addrs []string, req []byte) ([]byte, error)
 	// Publish sends data on the party's pubsub topic.
 	Publish(ctx context.Context, party string, data []byte) error
 	// JoinTopic and LeaveTopic subscribe to / leave the party's topic.
 	JoinTopic(party string) error
 	LeaveTopic(party string) error
-	// Connected reports whether there is a live connection to peer.
-	Connected(peer string) bool
-	// ObservedAddrs are the addresses peer is connected from (not the ones
-	// it declares).
-	ObservedAddrs(peer string) []string
 	// PeersChanged tells the network that WantedPeers changed.
 	PeersChanged()
 	// MembersChanged tells the network at once that party's members may
@@ -84,38 +75,37 @@ type Config struct {
 }
 
 // Service runs the parties of one node. New builds it; Start starts its
-// background work with a network; Close stops it.
+// background work with a network; Close stops it. Its use cases are in
+// Parties (parties, topics, invites, members) and Chat (messages); the
+// network calls the rest (gossip, requests, connections).
 type Service struct {
-	cfg  Config
-	db   *badger.DB
-	keys Keys
-	log  *slog.Logger
-	now  func() time.Time
-
-	net  Network   // set by Start, constant after
-	sink EventSink // set before Start, constant after
-	hlc  *hlcClock
-	sigs *sigCache // message signatures verified recently
-	// states caches decoded party states of this node's database by
-	// Badger version (party id → cachedState); see loadState.
-	states sync.Map
-
-	locks sync.Map // party or "acct:"+id → *sync.Mutex
-
-	commitQ chan *postReq // own posts waiting for the group commit
-	syncQ   chan syncTask
-	gapQ    chan gapCheck
-	// chores are writes a topic validator hands off (validators only
-	// judge): fork and equivocation evidence. The sync loop runs them.
-	chores chan func()
-	retryQ chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	*core
+	parties *Parties
+	chat    *Chat
+	ledger  *ledger
+	once    sync.Once
 }
 
-type syncTask struct{ party, peer string }
+// core is what the parts of the service share: storage, keys, clocks, the
+// network, the event sink and the replication protocol. Each party's
+// mutable state has one writer at a time: the party's lock (see lock),
+// held while an op is sequenced or applied; messages are written by the
+// committer (Chat) and by ledger.AddMessages in Badger transactions,
+// which Badger serialises.
+type core struct {
+	cfg   Config
+	store *store.Store
+	keys  Keys
+	lg    *slog.Logger
+	now   func() time.Time
+	hlc   *rules.HLC
+	sigs  *rules.SigCache // message signatures verified recently
+	locks sync.Map        // party or "acct:"+id or "feed:"+party/member → *sync.Mutex
+	net   Network         // set by Start, constant after
+	sink  EventSink       // set before Start, constant after
+	rep   *replica.Replica
+	ctx   context.Context // ends when the service closes
+}
 
 // New returns a Service; it starts nothing (Start does).
 func New(cfg Config) (*Service, error) {
@@ -128,156 +118,67 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = time.Second
-	}
-	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = time.Minute
-	}
-	if cfg.SyncInterval <= 0 {
-		cfg.SyncInterval = 30 * time.Second
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 10 * time.Second
-	}
-	if cfg.SyncTimeout <= 0 {
-		cfg.SyncTimeout = min(5*time.Second, cfg.RequestTimeout)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{
-		cfg: cfg, db: cfg.DB, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now,
-		syncQ: make(chan syncTask, 256), gapQ: make(chan gapCheck, 256), chores: make(chan func(), 64), retryQ: make(chan struct{}, 1), hlc: &hlcClock{now: cfg.Now}, sigs: newSigCache(8192),
-		commitQ: make(chan *postReq, commitBatch),
-		ctx:     ctx, cancel: cancel,
-	}
+	c := &core{cfg: cfg, store: store.New(cfg.DB), keys: cfg.Keys, lg: cfg.Logger, now: cfg.Now,
+		hlc: rules.NewHLC(cfg.Now), sigs: rules.NewSigCache(8192), ctx: context.Background()}
+	s := &Service{core: c, ledger: &ledger{c}}
+	s.parties = &Parties{c: c, ledger: s.ledger}
+	s.chat = newChat(c, s.ledger)
+	c.rep = replica.New(replica.Config{Log: s.ledger, Logger: cfg.Logger, Now: cfg.Now,
+		SyncInterval: cfg.SyncInterval, RequestTimeout: cfg.RequestTimeout, SyncTimeout: cfg.SyncTimeout,
+		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Retry: s.parties.retryPending})
 	return s, nil
 }
 
-// Start joins the topics of every local party and starts the sync and
-// retry loops.
-func (s *Service) Start(net Network) error {
+// Parties are the use cases of parties, topics, invites and members.
+func (s *Service) Parties() *Parties { return s.parties }
+
+// Chat are the use cases of messages.
+func (s *Service) Chat() *Chat { return s.chat }
+
+// SetEventSink sets where events go. Call it before Start.
+func (s *Service) SetEventSink(sink EventSink) { s.sink = sink }
+
+// Start joins the topics of every local party and starts the committer
+// and the replication loops, until ctx ends or Close is called.
+func (s *Service) Start(ctx context.Context, net Network) error {
 	s.net = net
-	parties, err := s.localParties()
-	if err != nil {
-		return err
-	}
-	for _, p := range parties {
-		if err := net.JoinTopic(p); err != nil {
-			return fmt.Errorf("party %s: join topic: %w", p, err)
+	s.ctx = ctx
+	for _, st := range s.ledger.Held() {
+		if err := net.JoinTopic(st.ID); err != nil {
+			return fmt.Errorf("party %s: join topic: %w", st.ID, err)
 		}
 	}
-	s.wg.Add(3)
-	go s.commitLoop()
-	go s.syncLoop()
-	go s.retryLoop()
+	s.chat.start(ctx)
+	s.rep.Start(ctx, net)
 	net.PeersChanged()
 	return nil
 }
 
-// Close stops the background loops and waits for them. Safe to call twice.
+// Close stops the replication loops and the committer, the reverse of
+// Start, and waits for them. Safe to call twice.
 func (s *Service) Close() error {
 	s.once.Do(func() {
-		s.cancel()
-		s.wg.Wait()
+		s.rep.Close()
+		s.chat.stop()
 	})
 	return nil
 }
 
-func (s *Service) lock(key string) func() {
-	v, _ := s.locks.LoadOrStore(key, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
-
-var idEnc = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func randomID() string {
-	b := make([]byte, 10)
-	if _, err := rand.Read(b); err != nil {
-		panic("party: crypto/rand: " + err.Error())
-	}
-	return strings.ToLower(idEnc.EncodeToString(b))
-}
-
-// localParties lists parties some local account is a member of.
-func (s *Service) localParties() ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	err := s.db.View(func(txn *badger.Txn) error {
-		return listJSON(txn, pMine, func(_ []byte, raw []byte) error {
-			var m Membership
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return err
-			}
-			if m.Status == StatusMember && !seen[m.Party] {
-				seen[m.Party] = true
-				out = append(out, m.Party)
-			}
-			return nil
-		})
-	})
-	return out, err
-}
-
-// handOff queues a write for the sync loop: validators only judge.
-func (s *Service) handOff(f func()) {
-	select {
-	case s.chores <- f:
-	default:
-		s.log.Warn("evidence queue full; a fork or equivocation record was dropped (it is seen again on the next copy)")
-	}
-}
-
-// eachLocalMember calls fn for every member of every party a local account
-// is in.
-func (s *Service) eachLocalMember(fn func(st *State, m *Member)) {
-	parties, _ := s.localParties()
-	for _, p := range parties {
-		st, err := s.State(p)
-		if err != nil {
-			continue
-		}
-		for _, m := range st.Members {
-			fn(st, m)
-		}
-	}
-}
-
 // State returns the replicated state of a party this node holds.
-func (s *Service) State(party string) (*State, error) {
-	var st *State
-	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		st, err = s.loadState(txn, party)
-		return err
-	})
-	return st, err
-}
+func (s *Service) State(party string) (*rules.State, error) { return s.store.State(party) }
 
 // Ops returns up to limit ops of party from seq from.
-func (s *Service) Ops(party string, from uint64, limit int) ([]SignedOp, error) {
-	var ops []SignedOp
-	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		ops, err = opsFrom(txn, party, from, limit)
-		return err
-	})
-	return ops, err
+func (s *Service) Ops(party string, from uint64, limit int) ([]rules.SignedOp, error) {
+	return s.ledger.Ops(party, from, limit)
 }
 
 // Forks returns the fork evidence recorded for party.
-func (s *Service) Forks(party string) ([]ForkEvidence, error) {
-	var out []ForkEvidence
-	err := s.db.View(func(txn *badger.Txn) error {
-		return listJSON(txn, pFork+party+"/", func(_ []byte, raw []byte) error {
-			var f ForkEvidence
-			if err := json.Unmarshal(raw, &f); err != nil {
-				return err
-			}
-			out = append(out, f)
-			return nil
-		})
-	})
-	return out, err
+func (s *Service) Forks(party string) ([]store.ForkEvidence, error) {
+	return store.Read(s.store, func(t *store.Txn) ([]store.ForkEvidence, error) { return t.Forks(party) })
+}
+
+// HandleRequest answers one request frame of the replication protocol
+// from peer `from`.
+func (s *Service) HandleRequest(ctx context.Context, from string, raw []byte) []byte {
+	return s.rep.HandleRequest(ctx, from, raw)
 }

@@ -1,18 +1,35 @@
 package party
 
 import (
-	"encoding/json"
-	"errors"
+	"fmt"
 	"sort"
-	"strings"
+	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
-	"github.com/chatterbox/chatterbox/identity/member"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
 )
 
-// What clients see of parties and members (views, labels, fingerprints)
-// and the local memberships of accounts.
+// What clients see: parties, members, invites, messages and the data of
+// events. The gateway sends these as JSON as they are.
+
+// View is a party as a local account sees it.
+type View struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Status  string         `json:"status"` // "active", "pending", "frozen" or "deleted"
+	Role    string         `json:"role,omitempty"`
+	Owner   string         `json:"owner,omitempty"`
+	Members []MemberView   `json:"members"`
+	Topics  []*rules.Topic `json:"topics"`
+	Limits  rules.Limits   `json:"limits"`
+	// Bans are shown to the owner only.
+	Bans []BanView `json:"bans,omitempty"`
+	Seq  uint64    `json:"seq,omitempty"`
+	Head string    `json:"head,omitempty"`
+	// For pending joins: attempts so far and the last reason it failed.
+	Attempts  int    `json:"attempts,omitempty"`
+	LastError string `json:"lastError,omitempty"`
+}
 
 // MemberView is a member as clients see it.
 type MemberView struct {
@@ -35,62 +52,73 @@ type BanView struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-// fingerprint is the short form of a member id ("" if it is not a key).
-func fingerprint(memberID string) string {
-	key, err := memberKey(memberID)
-	if err != nil {
-		return ""
-	}
-	return member.Fingerprint(key)
+// InviteView is an invite as its owner sees it.
+type InviteView struct {
+	ID        string    `json:"id"`
+	Token     string    `json:"token"`
+	Link      string    `json:"link"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	MaxUses   int       `json:"maxUses,omitempty"`
+	Uses      int       `json:"uses"`
+	Revoked   bool      `json:"revoked"`
 }
 
-// label is how a member is named to users: their display name, made
-// unique with the start of their fingerprint when another member of the
-// party carries the same name (compared case-insensitively), as Matrix
-// does, so a newcomer cannot pose as someone by taking their name.
-func label(st *State, memberID, name string) string {
-	for _, m := range st.Members {
-		if m.ID != memberID && strings.EqualFold(m.Name, name) {
-			fp := fingerprint(memberID)
-			if i := strings.IndexByte(fp, '-'); i > 0 {
-				fp = fp[:i]
-			}
-			return name + " (" + fp + ")"
-		}
-	}
-	return name
+// AuthorView names a message's author (see MemberView for Label).
+type AuthorView struct {
+	MemberID    string `json:"memberId"`
+	DisplayName string `json:"displayName"`
+	Fingerprint string `json:"fingerprint"`
+	Label       string `json:"label"`
 }
 
-func (s *Service) memberView(st *State, m *Member) MemberView {
+// MessageView is a message as clients see it.
+type MessageView struct {
+	ID        string     `json:"id"`
+	PartyID   string     `json:"partyId"`
+	TopicID   string     `json:"topicId"`
+	Body      string     `json:"body"`
+	Author    AuthorView `json:"author"`
+	CreatedAt time.Time  `json:"createdAt"`
+	EditedAt  *time.Time `json:"editedAt"`
+	Deleted   bool       `json:"deleted"`
+	ClientID  string     `json:"clientId,omitempty"`
+	// Order sorts messages as history does (hybrid logical clock, then
+	// id); compare it as a string. CreatedAt alone ties within a
+	// millisecond.
+	Order string `json:"order"`
+}
+
+// TypingView is the data of a "typing" event.
+type TypingView struct {
+	TopicID     string `json:"topicId"`
+	MemberID    string `json:"memberId"`
+	DisplayName string `json:"displayName"`
+}
+
+// PresenceView is the data of a "presence" event.
+type PresenceView struct {
+	MemberID string `json:"memberId"`
+	Online   bool   `json:"online"`
+}
+
+// MemberLeftView is the data of a "member.left" event.
+type MemberLeftView struct {
+	MemberID string `json:"memberId"`
+	Kicked   bool   `json:"kicked"`
+	Banned   bool   `json:"banned"`
+}
+
+func (c *core) memberView(st *rules.State, m *rules.Member) MemberView {
 	role := "member"
 	if m.ID == st.Owner {
 		role = "owner"
 	}
-	online := s.net != nil && (m.Peer == s.net.SelfPeer() || s.net.Connected(m.Peer))
-	return MemberView{MemberID: m.ID, DisplayName: m.Name, Fingerprint: fingerprint(m.ID), Label: label(st, m.ID, m.Name),
+	online := c.net != nil && (m.Peer == c.net.SelfPeer() || c.net.Connected(m.Peer))
+	return MemberView{MemberID: m.ID, DisplayName: m.Name, Fingerprint: rules.Fingerprint(m.ID), Label: rules.Label(st, m.ID, m.Name),
 		Role: role, Seat: m.Seat, Online: online}
 }
 
-// View is a party as a local account sees it.
-type View struct {
-	ID      string       `json:"id"`
-	Name    string       `json:"name"`
-	Status  string       `json:"status"` // "active", "pending" or "frozen"
-	Role    string       `json:"role,omitempty"`
-	Owner   string       `json:"owner,omitempty"`
-	Members []MemberView `json:"members"`
-	Topics  []*Topic     `json:"topics"`
-	Limits  Limits       `json:"limits"`
-	// Bans are shown to the owner only.
-	Bans []BanView `json:"bans,omitempty"`
-	Seq  uint64    `json:"seq,omitempty"`
-	Head string    `json:"head,omitempty"`
-	// For pending joins: attempts so far and the last reason it failed.
-	Attempts  int    `json:"attempts,omitempty"`
-	LastError string `json:"lastError,omitempty"`
-}
-
-func (s *Service) view(st *State, me string) View {
+func (c *core) view(st *rules.State, me string) View {
 	v := View{ID: st.ID, Name: st.Name, Status: "active", Owner: st.Owner, Limits: st.Limits, Seq: st.Seq, Head: st.Head,
 		Members: []MemberView{}, Topics: st.SortedTopics()}
 	if st.Frozen {
@@ -101,97 +129,39 @@ func (s *Service) view(st *State, me string) View {
 		v.Role = "owner"
 	}
 	for _, m := range st.SortedMembers() {
-		v.Members = append(v.Members, s.memberView(st, m))
+		v.Members = append(v.Members, c.memberView(st, m))
 	}
 	if me == st.Owner {
 		for id, name := range st.Banned {
-			v.Bans = append(v.Bans, BanView{MemberID: id, DisplayName: name, Fingerprint: fingerprint(id)})
+			v.Bans = append(v.Bans, BanView{MemberID: id, DisplayName: name, Fingerprint: rules.Fingerprint(id)})
 		}
 		sort.Slice(v.Bans, func(i, j int) bool { return v.Bans[i].MemberID < v.Bans[j].MemberID })
 	}
 	return v
 }
 
-func pendingView(m Membership) View {
-	return View{ID: m.Party, Name: m.PartyName, Status: StatusPending, Members: []MemberView{}, Topics: []*Topic{},
+func pendingView(m store.Membership) View {
+	return View{ID: m.Party, Name: m.PartyName, Status: store.StatusPending, Members: []MemberView{}, Topics: []*rules.Topic{},
 		Attempts: m.Attempts, LastError: m.LastError}
 }
 
-func mineKey(account, party string) []byte { return []byte(pMine + account + "/" + party) }
-
-func (s *Service) membership(account, party string) (Membership, error) {
-	var m Membership
-	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, mineKey(account, party), &m) })
-	if errors.Is(err, errMissing) {
-		return m, ErrNotFound
-	}
-	return m, err
+func inviteView(r store.InviteRecord, st *rules.State) InviteView {
+	return InviteView{ID: r.Invite.ID, Token: r.Token, Link: rules.Link(r.Token), ExpiresAt: time.Unix(r.Invite.Expires, 0).UTC(),
+		MaxUses: r.Invite.MaxUses, Uses: st.InviteUses[r.Invite.ID], Revoked: st.Revoked[r.Invite.ID]}
 }
 
-func (s *Service) memberships(account string) ([]Membership, error) {
-	var out []Membership
-	err := s.db.View(func(txn *badger.Txn) error {
-		return listJSON(txn, pMine+account+"/", func(_ []byte, raw []byte) error {
-			var m Membership
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return err
-			}
-			out = append(out, m)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// List returns the actor's parties, pending joins included.
-func (s *Service) List(a Actor) ([]View, error) {
-	ms, err := s.memberships(a.AccountID)
-	if err != nil {
-		return nil, err
+func messageView(st *rules.State, sm rules.StoredMessage) MessageView {
+	v := MessageView{ID: sm.Signed.ID(), PartyID: sm.Msg.Party, TopicID: sm.Msg.Topic, Body: sm.Body,
+		Author:    AuthorView{MemberID: sm.Msg.Author, DisplayName: "former member", Fingerprint: rules.Fingerprint(sm.Msg.Author)},
+		CreatedAt: rules.HLCTime(sm.Msg.HLC), Deleted: sm.Deleted, ClientID: sm.Msg.ClientID}
+	v.Order = fmt.Sprintf("%016x/%s", sm.Msg.HLC, v.ID)
+	if m := st.Members[sm.Msg.Author]; m != nil {
+		v.Author.DisplayName = m.Name
 	}
-	out := []View{}
-	for _, m := range ms {
-		if m.Status == StatusPending {
-			out = append(out, pendingView(m))
-			continue
-		}
-		if st, err := s.State(m.Party); err == nil {
-			out = append(out, s.view(st, m.Member))
-		}
+	v.Author.Label = rules.Label(st, sm.Msg.Author, v.Author.DisplayName)
+	if sm.EditedAt != 0 {
+		t := rules.HLCTime(sm.EditedAt)
+		v.EditedAt = &t
 	}
-	return out, nil
-}
-
-// Get returns one party of the actor's.
-func (s *Service) Get(a Actor, party string) (View, error) {
-	m, err := s.membership(a.AccountID, party)
-	if err != nil {
-		return View{}, err
-	}
-	if m.Status == StatusPending {
-		return pendingView(m), nil
-	}
-	st, err := s.State(party)
-	if err != nil {
-		return View{}, err
-	}
-	return s.view(st, m.Member), nil
-}
-
-// requireMember checks the actor is an active member of party.
-func (s *Service) requireMember(a Actor, party string) error {
-	m, err := s.membership(a.AccountID, party)
-	if err != nil {
-		return err
-	}
-	if m.Status != StatusMember {
-		return ErrNotFound
-	}
-	return nil
-}
-
-// IsMember reports whether a local account is an active member of party.
-func (s *Service) IsMember(accountID, party string) bool {
-	m, err := s.membership(accountID, party)
-	return err == nil && m.Status == StatusMember
+	return v
 }

@@ -52,7 +52,7 @@ func measureCatchUp(total int) (*catchUp, error) {
 			go func() {
 				defer wg.Done()
 				for i := w; i < total/2; i += 8 {
-					if _, err := m.n.Parties().Post(context.Background(), act, c.party, c.topic, fmt.Sprintf("catch-up %d", i), ""); err != nil {
+					if _, err := m.n.Parties().Chat().Post(context.Background(), act, c.party, c.topic, fmt.Sprintf("catch-up %d", i), ""); err != nil {
 						errs <- err
 						return
 					}
@@ -73,7 +73,7 @@ func measureCatchUp(total int) (*catchUp, error) {
 	}
 	late.n = n
 	for {
-		heads, _ := n.Parties().FeedHeads(c.party)
+		heads, _ := n.Parties().Chat().FeedHeads(c.party)
 		var sum uint64
 		for _, h := range heads {
 			sum += h

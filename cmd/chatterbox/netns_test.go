@@ -23,7 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatterbox/chatterbox/node/nodetest"
-	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // netLab builds a small network of hosts for one test: each host is a
@@ -354,7 +354,7 @@ func TestNetnsRelay(t *testing.T) {
 	})
 	p := createParty(t, owner, joiner)
 	link := owner.api.Must(201, "POST", "/api/parties/"+p.id+"/invites", map[string]any{}).String("link")
-	inv, _, err := party.ParseInvite(link)
+	inv, _, err := rules.ParseInvite(link)
 	if err != nil {
 		t.Fatal(err)
 	}

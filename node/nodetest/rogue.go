@@ -15,6 +15,8 @@ import (
 	"github.com/chatterbox/chatterbox/gossip"
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/replica"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // Rogue is a modified node for attack tests: a real libp2p host with our
@@ -96,11 +98,11 @@ func (r *Rogue) Join(n *node.Node, token, name string) error {
 // JoinDeclaring is Join with a request that declares addrs as the rogue's
 // addresses (which may be anyone's).
 func (r *Rogue) JoinDeclaring(n *node.Node, token, name string, addrs []string) error {
-	inv, _, err := party.ParseInvite(token)
+	inv, _, err := rules.ParseInvite(token)
 	if err != nil {
 		return err
 	}
-	req, err := party.EncodeJoinRequest(party.Actor{Name: name, Key: r.Key}, token, r.Peer, addrs, time.Now().UnixMilli())
+	req, err := replica.EncodeJoinRequest(replica.Joiner{Key: r.Key, Name: name, Peer: r.Peer, Addrs: addrs}, token, time.Now().UnixMilli())
 	if err != nil {
 		return err
 	}
@@ -113,7 +115,7 @@ func (r *Rogue) JoinDeclaring(n *node.Node, token, name string, addrs []string) 
 // Leave sends the owner's node n a signed leave request for partyID, and
 // keeps its subscription (a rogue ignores its own leave).
 func (r *Rogue) Leave(n *node.Node, partyID string) error {
-	req, err := party.EncodeLeaveRequest(party.Actor{Key: r.Key}, partyID, time.Now().UnixMilli())
+	req, err := replica.EncodeLeaveRequest(r.Key, partyID, time.Now().UnixMilli())
 	if err != nil {
 		return err
 	}
@@ -128,7 +130,7 @@ func (r *Rogue) send(n *node.Node, req []byte) error {
 	if err != nil {
 		return err
 	}
-	return party.ResponseError(resp)
+	return replica.ResponseError(resp)
 }
 
 // Posts returns the bodies of the party posts the rogue received, by the
@@ -139,7 +141,7 @@ func (r *Rogue) Posts() map[string][]string {
 	out := map[string][]string{}
 	for _, g := range r.gossip {
 		var env struct {
-			Msg *party.SignedMessage `json:"msg"`
+			Msg *rules.SignedMessage `json:"msg"`
 		}
 		if json.Unmarshal(g.Data, &env) != nil || env.Msg == nil {
 			continue

@@ -2,89 +2,22 @@
 // the refresh token is kept in localStorage so a reload stays signed in.
 // Refresh tokens rotate and reuse of an old one ends the session, so
 // tabs take a Web Lock around refreshing and reread the stored token.
+import type { components, paths } from "./api/schema.gen";
 import { sentenceFor } from "./errors";
 
-export interface Account {
-  id: string;
-  memberId: string;
-  fingerprint: string;
-  email: string;
-  displayName: string;
-  emailVerified: boolean;
-  createdAt: string;
-}
-
-export interface Tokens {
-  accessToken: string;
-  accessExpiresAt: string;
-  refreshToken: string;
-  refreshExpiresAt: string;
-  account?: Account;
-}
-
-export interface Member {
-  memberId: string;
-  displayName: string;
-  /** Short form of the member key: no one else can carry it. */
-  fingerprint: string;
-  /** The name to show: displayName, plus the fingerprint's start when another member has the same name. */
-  label: string;
-  role: "owner" | "member";
-  seat: number;
-  online: boolean;
-}
-
-export interface Topic {
-  id: string;
-  name: string;
-  createdAt: number;
-}
-
-export interface Party {
-  id: string;
-  name: string;
-  status: "active" | "pending" | "frozen";
-  role?: "owner" | "member";
-  owner?: string;
-  members: Member[];
-  topics: Topic[];
-  limits: { members: number; topics: number };
-  /** Banned member keys; only the owner sees them. */
-  bans?: { memberId: string; displayName: string; fingerprint: string }[];
-  attempts?: number;
-  lastError?: string;
-}
-
-export interface Message {
-  id: string;
-  partyId: string;
-  topicId: string;
-  body: string;
-  author: { memberId: string; displayName: string; fingerprint?: string; label?: string };
-  createdAt: string;
-  editedAt: string | null;
-  deleted: boolean;
-  clientId?: string;
-  /** Sort key: history order as the node keeps it. */
-  order: string;
-}
-
-export interface Invite {
-  id: string;
-  token: string;
-  link: string;
-  expiresAt: string;
-  maxUses?: number;
-  uses: number;
-  revoked: boolean;
-}
-
-export interface InvitePreview {
-  partyId: string;
-  partyName: string;
-  expiresAt: string;
-  maxUses?: number;
-}
+// The API's types are generated from gateway/openapi.yaml (npm run gen:api).
+type Schemas = components["schemas"];
+export type Account = Schemas["Account"];
+export type Tokens = Schemas["Tokens"];
+export type Member = Schemas["Member"];
+export type Topic = Schemas["Topic"];
+export type Party = Schemas["Party"];
+export type Message = Schemas["Message"];
+export type Invite = Schemas["Invite"];
+/** A change the node tells of on the live connection. */
+export type Event = Schemas["Event"];
+export type InvitePreview = paths["/api/invites/preview"]["post"]["responses"]["200"]["content"]["application/json"];
+type AcceptResult = paths["/api/invites/accept"]["post"]["responses"];
 
 /** An API failure, with the stable code and a sentence for people. */
 export class ApiError extends Error {
@@ -248,7 +181,8 @@ export const routes = {
   revokeInvite: (id: string, invite: string) => api<void>("DELETE", `/api/parties/${id}/invites/${invite}`),
   previewInvite: (token: string) => api<InvitePreview>("POST", "/api/invites/preview", { token }, false),
   acceptInvite: (token: string) =>
-    api<Party | { status: "pending"; party: Party }>("POST", "/api/invites/accept", { token }),
+    api<AcceptResult["200"]["content"]["application/json"] | AcceptResult["202"]["content"]["application/json"]>(
+      "POST", "/api/invites/accept", { token }),
 
   messages: (id: string, topic: string, before?: string, limit = 50) =>
     api<{ messages: Message[]; nextCursor: string }>(

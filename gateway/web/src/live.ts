@@ -1,13 +1,11 @@
 // The live connection to the node: one WebSocket per tab, opened with a
 // single-use ticket, reconnecting with capped, jittered backoff. After a
 // reconnect, listeners hear "resync" so they fetch what they missed.
-import { accessToken, routes } from "./api";
+import { accessToken, routes, type Event } from "./api";
 
-export interface LiveEvent {
-  type: string;
-  partyId: string;
-  data?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+/** What listeners hear: the node's events (a union discriminated by
+ * type), and "resync" after a reconnect. */
+export type LiveEvent = Event | { type: "resync"; partyId: "" };
 
 export type LiveStatus = "connecting" | "online" | "offline";
 
@@ -95,8 +93,8 @@ export class Live {
     };
     ws.onmessage = (m) => {
       try {
-        const ev = JSON.parse(m.data as string) as LiveEvent;
-        if (ev && typeof ev.type === "string") this.emit(ev);
+        const frame = JSON.parse(m.data as string) as Event | { type: "ack" | "error" };
+        if (frame && typeof frame.type === "string" && frame.type !== "ack" && frame.type !== "error") this.emit(frame as Event);
       } catch {
         /* a frame we cannot read is skipped; the resync covers it */
       }

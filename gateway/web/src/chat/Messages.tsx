@@ -134,12 +134,13 @@ export function MessagePane({ live, party, topic, me }: { live: Live; party: Par
         void loadNewest();
         return;
       }
-      if (ev.partyId !== party.id || ev.data?.topicId !== topic.id) return;
+      if (ev.partyId !== party.id) return;
       switch (ev.type) {
         case "message.created":
         case "message.edited":
         case "message.deleted":
-          setRows((r) => merge(r, [ev.data as Message]));
+          if (ev.data.topicId !== topic.id) return;
+          setRows((r) => merge(r, [ev.data]));
           if (ev.type === "message.created") {
             setTyping((t) => {
               if (!t[ev.data.author.memberId]) return t;
@@ -150,7 +151,7 @@ export function MessagePane({ live, party, topic, me }: { live: Live; party: Par
           }
           break;
         case "typing":
-          if (ev.data.memberId !== me) {
+          if (ev.data.topicId === topic.id && ev.data.memberId !== me) {
             setTyping((t) => ({ ...t, [ev.data.memberId]: { name: ev.data.displayName, until: Date.now() + TYPING_SHOW_MS } }));
           }
           break;
@@ -173,7 +174,7 @@ export function MessagePane({ live, party, topic, me }: { live: Live; party: Par
     stick.current = true;
     const pending: Row = {
       id: "pending-" + clientId, partyId: party.id, topicId: topic.id, body, clientId,
-      author: { memberId: me, displayName: "" }, createdAt: new Date().toISOString(), order: "~" + Date.now().toString(16).padStart(16, "0"), editedAt: null, deleted: false, state: "sending",
+      author: { memberId: me, displayName: "", fingerprint: "", label: "" }, createdAt: new Date().toISOString(), order: "~" + Date.now().toString(16).padStart(16, "0"), editedAt: null, deleted: false, state: "sending",
     };
     setRows((r) => merge(r.filter((x) => x.id !== pending.id), []).concat(pending));
     try {

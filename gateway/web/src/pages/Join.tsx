@@ -1,5 +1,6 @@
 // /join#<token>: an invite link. Shows the party's name, joins, waits while
-// the owner's node is offline and moves on by itself when admitted.
+// the owner's node is offline and moves on by itself when admitted: it
+// listens on the live connection for its own member.joined event.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useNavigate } from "react-router-dom";
 import { Alert, Button, Center, Group, Loader, Stack, Text } from "@mantine/core";
@@ -7,15 +8,14 @@ import { IconClock } from "@tabler/icons-react";
 import { routes, type InvitePreview, type Party } from "../api";
 import { useAuth } from "../auth";
 import { describe } from "../errors";
+import { Live } from "../live";
 import { clearNext, rememberNext } from "../next";
 import { ErrorNote, Frame } from "./AuthPages";
-
-const POLL_MS = 2000;
 
 export function Join() {
   const loc = useLocation();
   const navigate = useNavigate();
-  const { state } = useAuth();
+  const { state, account } = useAuth();
   const token = useRef(loc.hash.slice(1).replace(/^token=/, "")).current;
   const [preview, setPreview] = useState<InvitePreview | null>(null);
   const [error, setError] = useState<string | null>(token ? null : "This invite link is not complete. Copy the whole link and open it again.");
@@ -50,10 +50,13 @@ export function Join() {
     }
   };
 
-  // While pending, the node retries on its own; watch for the admission.
+  // While pending, the node retries on its own; listen for the admission.
+  // The party is read once when the connection opens (the admission may
+  // have come first) and after every reconnect.
   useEffect(() => {
-    if (phase !== "pending" || !pending) return;
-    const t = window.setInterval(async () => {
+    if (phase !== "pending" || !pending || !account) return;
+    const live = new Live();
+    const check = async () => {
       try {
         const p = await routes.party(pending.id);
         if (p.status === "active") open(p);
@@ -62,9 +65,22 @@ export function Join() {
         setError(describe(e));
         setPhase("idle");
       }
-    }, POLL_MS);
-    return () => window.clearInterval(t);
-  }, [phase, pending, open]);
+    };
+    const offStatus = live.onStatus((s) => {
+      if (s === "online") void check();
+    });
+    const off = live.subscribe((ev) => {
+      if (ev.type === "resync" || (ev.type === "member.joined" && ev.partyId === pending.id && ev.data.memberId === account.memberId)) {
+        void check();
+      }
+    });
+    live.start();
+    return () => {
+      off();
+      offStatus();
+      live.stop();
+    };
+  }, [phase, pending?.id, account, open]); // eslint-disable-line react-hooks/exhaustive-deps
 
   if (state.status === "loading") return <Center mih="100vh"><Loader /></Center>;
   const signedOut = state.status !== "signedIn";

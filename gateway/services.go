@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/rules"
+)
+
+// The party use cases the gateway calls, declared here by their consumer
+// (party.Parties and party.Chat implement them).
+
+// Parties runs parties, topics, invites and members for local accounts.
+type Parties interface {
+	List(a party.Actor) ([]party.View, error)
+	Get(a party.Actor, party string) (party.View, error)
+	IsMember(accountID, party string) bool
+	Create(ctx context.Context, a party.Actor, name string) (party.View, error)
+	Rename(ctx context.Context, a party.Actor, party, name string) (party.View, error)
+	Delete(ctx context.Context, a party.Actor, party string) error
+	Accept(ctx context.Context, a party.Actor, linkOrToken string) (party.View, error)
+	Leave(ctx context.Context, a party.Actor, party string) error
+	Kick(ctx context.Context, a party.Actor, party, member string) error
+	Unban(ctx context.Context, a party.Actor, party, member string) error
+	CreateInvite(a party.Actor, party string, ttl time.Duration, maxUses int) (party.InviteView, error)
+	Invites(a party.Actor, party string) ([]party.InviteView, error)
+	RevokeInvite(ctx context.Context, a party.Actor, party, invite string) error
+	CreateTopic(ctx context.Context, a party.Actor, party, name string) (*rules.Topic, error)
+	RenameTopic(ctx context.Context, a party.Actor, party, topic, name string) (*rules.Topic, error)
+	DeleteTopic(ctx context.Context, a party.Actor, party, topic string) error
+}
+
+// Chat runs messages for local accounts.
+type Chat interface {
+	Messages(a party.Actor, party, topic, cursor string, limit int) ([]party.MessageView, string, error)
+	Post(ctx context.Context, a party.Actor, party, topic, body, clientID string) (party.MessageView, error)
+	Edit(ctx context.Context, a party.Actor, party, topic, id, body string) (party.MessageView, error)
+	DeleteMessage(ctx context.Context, a party.Actor, party, topic, id string) error
+	SendTyping(ctx context.Context, a party.Actor, party, topic string) error
+}
+
+var (
+	_ Parties = (*party.Parties)(nil)
+	_ Chat    = (*party.Chat)(nil)
+)

@@ -1,0 +1,70 @@
+// The member list of the open party: online dots, owner badge and
+// fingerprints; for the owner, removing members and lifting bans.
+import { ActionIcon, Avatar, Badge, Button, Group, Indicator, Menu, ScrollArea, Stack, Text } from "@mantine/core";
+import { IconDots } from "@tabler/icons-react";
+import { routes, type Party } from "../api";
+import type { PartiesStore } from "./parties";
+import type { Dialog } from "./ShellDialogs";
+import { initials } from "./initials";
+
+interface Props {
+  party: Party;
+  me: string;
+  store: PartiesStore;
+  setDialog: (d: Dialog) => void;
+}
+
+export function MemberList({ party, me, store, setDialog }: Props) {
+  const isOwner = party.role === "owner";
+  return (
+    <ScrollArea h="100%">
+        <Stack gap="xs" p="sm" component="section" aria-label="Members">
+          <Text size="xs" fw={700} c="dimmed" tt="uppercase">Members — {party.members.length} / {party.limits?.members ?? 10}</Text>
+          {party.members.map((m) => (
+            <Group key={m.memberId} justify="space-between" wrap="nowrap" data-testid="member">
+              <Group gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
+                <Indicator color={m.online ? "green" : "gray"} position="bottom-end" size={10} offset={4} withBorder
+                  aria-label={m.online ? "online" : "offline"}>
+                  <Avatar size="sm" radius="xl">{initials(m.displayName)}</Avatar>
+                </Indicator>
+                <Stack gap={0} style={{ minWidth: 0 }}>
+                  <Group gap={4} wrap="nowrap">
+                    <Text size="sm" truncate>{m.label || m.displayName}{m.memberId === me ? " (you)" : ""}</Text>
+                    {m.role === "owner" && <Badge size="xs" variant="light" data-testid="owner-badge">owner</Badge>}
+                  </Group>
+                  <Text size="xs" c="dimmed" ff="monospace" title="Member key fingerprint: compare it with the person to be sure who they are" data-testid="fingerprint">{m.fingerprint}</Text>
+                </Stack>
+              </Group>
+              {isOwner && m.role !== "owner" && (
+                <Menu position="bottom-end" withinPortal>
+                  <Menu.Target>
+                    <ActionIcon variant="subtle" size="sm" aria-label={`Options for ${m.displayName}`}><IconDots size={14} /></ActionIcon>
+                  </Menu.Target>
+                  <Menu.Dropdown>
+                    <Menu.Item color="red" onClick={() => setDialog({ kind: "kick", memberId: m.memberId, name: m.label || m.displayName })}>Remove from party</Menu.Item>
+                  </Menu.Dropdown>
+                </Menu>
+              )}
+            </Group>
+          ))}
+        </Stack>
+        {isOwner && party.bans && party.bans.length > 0 && (
+          <Stack gap="xs" p="sm" component="section" aria-label="Banned">
+              <Text size="xs" fw={700} c="dimmed" tt="uppercase">Banned — can rejoin only when you lift the ban</Text>
+              {party.bans.map((b) => (
+                <Group key={b.memberId} justify="space-between" wrap="nowrap" data-testid="ban">
+                  <Stack gap={0} style={{ minWidth: 0 }}>
+                    <Text size="sm" truncate>{b.displayName}</Text>
+                    <Text size="xs" c="dimmed" ff="monospace">{b.fingerprint}</Text>
+                  </Stack>
+                  <Button size="compact-xs" variant="subtle" onClick={async () => {
+                    await routes.unban(party.id, b.memberId);
+                    await store.refresh(party.id);
+                  }}>Lift ban</Button>
+                </Group>
+              ))}
+          </Stack>
+        )}
+      </ScrollArea>
+  );
+}

@@ -1,0 +1,125 @@
+// The navigation column: the rail of parties, the open party's topics,
+// and the signed-in account with its sign-out button.
+import { ActionIcon, Avatar, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
+import { IconDots, IconHash, IconLogout, IconPlus, IconUserPlus } from "@tabler/icons-react";
+import type { Account, Party, Topic } from "../api";
+import type { Dialog } from "./ShellDialogs";
+import { initials } from "./initials";
+
+interface Props {
+  me: Account;
+  parties: Party[] | null;
+  party: Party | null;
+  topic: Topic | null;
+  unread: Record<string, number>;
+  setDialog: (d: Dialog) => void;
+  go: (path: string) => void;
+  signOut: () => Promise<void>;
+}
+
+export function PartyNav({ me, parties, party, topic, unread, setDialog, go, signOut }: Props) {
+  const isOwner = party?.role === "owner";
+  const partyUnread = (p: Party) => p.topics.some((t) => (unread[t.id] ?? 0) > 0);
+  return (
+    <Group h="100%" gap={0} align="stretch" wrap="nowrap">
+      <nav aria-label="Parties" className="rail">
+        <ScrollArea h="100%" type="never">
+          <Stack gap="sm" align="center" py="sm">
+            {(parties ?? []).map((p) => (
+              <Tooltip key={p.id} label={p.name + (p.status === "pending" ? " (waiting for the owner)" : "")} position="right" withArrow>
+                <Indicator disabled={!partyUnread(p)} color="red" size={10} offset={4} label="">
+                  <UnstyledButton
+                    onClick={() => go(`/p/${p.id}`)}
+                    aria-label={p.name + (partyUnread(p) ? ", unread messages" : "")}
+                    aria-current={p.id === party?.id ? "page" : undefined}
+                    className="rail-item"
+                    data-active={p.id === party?.id || undefined}
+                    data-pending={p.status === "pending" || undefined}
+                  >
+                    {initials(p.name)}
+                  </UnstyledButton>
+                </Indicator>
+              </Tooltip>
+            ))}
+            <Tooltip label="Create a party" position="right" withArrow>
+              <ActionIcon size={44} radius="xl" variant="light" onClick={() => setDialog({ kind: "createParty" })} aria-label="Create a party">
+                <IconPlus size={22} />
+              </ActionIcon>
+            </Tooltip>
+          </Stack>
+        </ScrollArea>
+      </nav>
+
+      <Stack gap={0} style={{ flex: 1, minWidth: 0 }}>
+        <Group justify="space-between" p="sm" wrap="nowrap" className="pane-head">
+          <Title order={2} size="h5" lineClamp={1} data-testid="party-name">{party?.name ?? "No party yet"}</Title>
+          {party && (
+            <Menu position="bottom-end" withinPortal>
+              <Menu.Target>
+                <ActionIcon variant="subtle" aria-label="Party options"><IconDots size={18} /></ActionIcon>
+              </Menu.Target>
+              <Menu.Dropdown>
+                {isOwner && <Menu.Item leftSection={<IconUserPlus size={16} />} onClick={() => setDialog({ kind: "invite" })}>Invite people</Menu.Item>}
+                {isOwner && <Menu.Item onClick={() => setDialog({ kind: "createTopic" })}>Create topic</Menu.Item>}
+                {isOwner && <Menu.Item onClick={() => setDialog({ kind: "renameParty" })}>Rename party</Menu.Item>}
+                {isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "deleteParty" })}>Delete party</Menu.Item>}
+                {!isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "leaveParty" })}>Leave party</Menu.Item>}
+              </Menu.Dropdown>
+            </Menu>
+          )}
+        </Group>
+        <ScrollArea style={{ flex: 1 }}>
+          <nav aria-label="Topics">
+            <Stack gap={2} p="xs">
+              {party?.status === "pending" && (
+                <Text size="sm" c="dimmed" p="xs">Waiting for the owner's node to admit you. This updates by itself.</Text>
+              )}
+              {party?.topics.map((t) => (
+                <Group key={t.id} gap={0} wrap="nowrap" className="topic-row">
+                  <NavLink
+                    component="button"
+                    label={t.name}
+                    leftSection={<IconHash size={16} />}
+                    active={t.id === topic?.id}
+                    onClick={() => go(`/p/${party.id}/${t.id}`)}
+                    aria-current={t.id === topic?.id ? "page" : undefined}
+                    rightSection={(unread[t.id] ?? 0) > 0 ? <span className="unread" aria-label={`${unread[t.id]} unread`}>{unread[t.id]}</span> : null}
+                    fw={(unread[t.id] ?? 0) > 0 ? 700 : undefined}
+                  />
+                  {isOwner && (
+                    <Menu position="bottom-end" withinPortal>
+                      <Menu.Target>
+                        <ActionIcon variant="subtle" size="sm" aria-label={`Options for topic ${t.name}`}><IconDots size={14} /></ActionIcon>
+                      </Menu.Target>
+                      <Menu.Dropdown>
+                        <Menu.Item onClick={() => setDialog({ kind: "renameTopic", topicId: t.id, name: t.name })}>Rename topic</Menu.Item>
+                        <Menu.Item color="red" onClick={() => setDialog({ kind: "deleteTopic", topicId: t.id, name: t.name })}>Delete topic</Menu.Item>
+                      </Menu.Dropdown>
+                    </Menu>
+                  )}
+                </Group>
+              ))}
+              {isOwner && party && (
+                <Button variant="subtle" size="xs" leftSection={<IconPlus size={14} />} justify="flex-start" onClick={() => setDialog({ kind: "createTopic" })}>
+                  Add topic
+                </Button>
+              )}
+            </Stack>
+          </nav>
+        </ScrollArea>
+        <Group p="sm" justify="space-between" wrap="nowrap" className="pane-foot">
+          <Group gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
+            <Avatar size="sm" color="indigo">{initials(me.displayName)}</Avatar>
+            <Stack gap={0} style={{ minWidth: 0 }}>
+              <Text size="sm" fw={600} truncate data-testid="me">{me.displayName}</Text>
+              <Text size="xs" c="dimmed" truncate>{me.email}</Text>
+            </Stack>
+          </Group>
+          <Tooltip label="Sign out">
+            <ActionIcon variant="subtle" onClick={() => void signOut()} aria-label="Sign out"><IconLogout size={18} /></ActionIcon>
+          </Tooltip>
+        </Group>
+      </Stack>
+    </Group>
+  );
+}

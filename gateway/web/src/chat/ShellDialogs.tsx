@@ -1,0 +1,65 @@
+// The dialogs of the main screen: create, rename, delete and leave a
+// party; invite; create, rename and delete a topic; remove a member.
+import { routes, type Party } from "../api";
+import { ConfirmDialog, InviteDialog, NameDialog } from "./dialogs";
+import type { PartiesStore } from "./parties";
+
+/** Which dialog is open (null: none). */
+export type Dialog =
+  | { kind: "createParty" }
+  | { kind: "renameParty" }
+  | { kind: "deleteParty" }
+  | { kind: "leaveParty" }
+  | { kind: "invite" }
+  | { kind: "createTopic" }
+  | { kind: "renameTopic"; topicId: string; name: string }
+  | { kind: "deleteTopic"; topicId: string; name: string }
+  | { kind: "kick"; memberId: string; name: string }
+  | null;
+
+interface Props {
+  dialog: Dialog;
+  close: () => void;
+  /** The party on screen, if any. */
+  party: Party | null;
+  store: PartiesStore;
+  /** Opens a path in the app. */
+  go: (path: string) => void;
+}
+
+export function ShellDialogs({ dialog, close, party, store, go }: Props) {
+  return (
+    <>
+      <NameDialog opened={dialog?.kind === "createParty"} title="Create a party" label="Party name" submitLabel="Create" onClose={close}
+        onSubmit={async (name) => {
+          const p = await routes.createParty(name);
+          store.dispatch({ type: "put", party: p });
+          go(`/p/${p.id}` + (p.topics[0] ? `/${p.topics[0].id}` : ""));
+        }} />
+      {party && (
+        <>
+          <NameDialog opened={dialog?.kind === "renameParty"} title="Rename party" label="Party name" initial={party.name} submitLabel="Rename" onClose={close}
+            onSubmit={async (name) => { await routes.renameParty(party.id, name); await store.refresh(party.id); }} />
+          <ConfirmDialog opened={dialog?.kind === "deleteParty"} title={`Delete ${party.name}?`} confirmLabel="Delete party" onClose={close}
+            text="The party, its topics and its messages go away for every member. This cannot be undone."
+            onConfirm={async () => { await routes.deleteParty(party.id); store.dispatch({ type: "drop", partyId: party.id }); }} />
+          <ConfirmDialog opened={dialog?.kind === "leaveParty"} title={`Leave ${party.name}?`} confirmLabel="Leave party" onClose={close}
+            text="You will stop receiving its messages. You need a new invite to come back."
+            onConfirm={async () => { await routes.leaveParty(party.id); store.dispatch({ type: "drop", partyId: party.id }); }} />
+          <InviteDialog opened={dialog?.kind === "invite"} partyId={party.id} partyName={party.name} onClose={close} />
+          <NameDialog opened={dialog?.kind === "createTopic"} title="Create a topic" label="Topic name" submitLabel="Create" onClose={close}
+            onSubmit={async (name) => { const t = await routes.createTopic(party.id, name); await store.refresh(party.id); go(`/p/${party.id}/${t.id}`); }} />
+          <NameDialog opened={dialog?.kind === "renameTopic"} title="Rename topic" label="Topic name" submitLabel="Rename" onClose={close}
+            initial={dialog?.kind === "renameTopic" ? dialog.name : ""}
+            onSubmit={async (name) => { if (dialog?.kind === "renameTopic") await routes.renameTopic(party.id, dialog.topicId, name); await store.refresh(party.id); }} />
+          <ConfirmDialog opened={dialog?.kind === "deleteTopic"} title={`Delete #${dialog?.kind === "deleteTopic" ? dialog.name : ""}?`} confirmLabel="Delete topic" onClose={close}
+            text="The topic and its messages go away for every member."
+            onConfirm={async () => { if (dialog?.kind === "deleteTopic") await routes.deleteTopic(party.id, dialog.topicId); await store.refresh(party.id); }} />
+          <ConfirmDialog opened={dialog?.kind === "kick"} title={`Remove ${dialog?.kind === "kick" ? dialog.name : ""}?`} confirmLabel="Remove" onClose={close}
+            text="They stop receiving this party's messages and need a new invite to come back."
+            onConfirm={async () => { if (dialog?.kind === "kick") await routes.kick(party.id, dialog.memberId); await store.refresh(party.id); }} />
+        </>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,131 @@
+// The parties store: the signed-in account's parties and unread counts,
+// loaded once and kept current by the live connection's events.
+import { useCallback, useEffect, useReducer, useRef } from "react";
+import { notifications } from "@mantine/notifications";
+import { routes, type Party } from "../api";
+import { describe } from "../errors";
+import type { Live, LiveEvent } from "../live";
+
+export interface PartiesState {
+  /** null until the first load. */
+  parties: Party[] | null;
+  loadError: string | null;
+  /** Unread messages by topic id. */
+  unread: Record<string, number>;
+}
+
+export type PartiesAction =
+  | { type: "loaded"; parties: Party[] }
+  | { type: "loadFailed"; error: string }
+  | { type: "put"; party: Party }
+  | { type: "drop"; partyId: string }
+  | { type: "presence"; partyId: string; memberId: string; online: boolean }
+  | { type: "unread"; topicId: string }
+  | { type: "read"; topicId: string };
+
+export const initialParties: PartiesState = { parties: null, loadError: null, unread: {} };
+
+/** The store's reducer: plain state in, plain state out. */
+export function reduceParties(s: PartiesState, a: PartiesAction): PartiesState {
+  switch (a.type) {
+    case "loaded":
+      return { ...s, parties: a.parties, loadError: null };
+    case "loadFailed":
+      return { ...s, loadError: a.error };
+    case "put": {
+      const list = s.parties ?? [];
+      const i = list.findIndex((p) => p.id === a.party.id);
+      const next = i < 0 ? [...list, a.party] : list.map((p, j) => (j === i ? a.party : p));
+      return { ...s, parties: next };
+    }
+    case "drop":
+      return s.parties ? { ...s, parties: s.parties.filter((p) => p.id !== a.partyId) } : s;
+    case "presence":
+      return s.parties
+        ? {
+            ...s,
+            parties: s.parties.map((p) => p.id !== a.partyId ? p : {
+              ...p, members: p.members.map((m) => (m.memberId === a.memberId ? { ...m, online: a.online } : m)),
+            }),
+          }
+        : s;
+    case "unread":
+      return { ...s, unread: { ...s.unread, [a.topicId]: (s.unread[a.topicId] ?? 0) + 1 } };
+    case "read":
+      return s.unread[a.topicId] ? { ...s, unread: { ...s.unread, [a.topicId]: 0 } } : s;
+  }
+}
+
+export interface PartiesStore extends PartiesState {
+  /** Loads the whole list again. */
+  reload: () => Promise<void>;
+  /** Loads one party again (dropping it when it is gone). */
+  refresh: (id: string) => Promise<void>;
+  dispatch: (a: PartiesAction) => void;
+}
+
+/** The parties store of account `me`, fed by `live`. openTopic tells
+ * which topic is on screen (its messages are not unread). */
+export function useParties(live: Live, me: string, openTopic: () => string | undefined): PartiesStore {
+  const [state, dispatch] = useReducer(reduceParties, initialParties);
+  const current = useRef(state);
+  current.current = state;
+
+  const reload = useCallback(async () => {
+    try {
+      dispatch({ type: "loaded", parties: (await routes.parties()).parties ?? [] });
+    } catch (e) {
+      dispatch({ type: "loadFailed", error: describe(e) });
+    }
+  }, []);
+
+  const refresh = useCallback(async (id: string) => {
+    try {
+      dispatch({ type: "put", party: await routes.party(id) });
+    } catch {
+      dispatch({ type: "drop", partyId: id }); // gone, or not ours any more
+    }
+  }, []);
+
+  useEffect(() => {
+    void reload();
+    const name = (id: string) => current.current.parties?.find((p) => p.id === id);
+    return live.subscribe((ev: LiveEvent) => {
+      switch (ev.type) {
+        case "resync":
+          void reload();
+          break;
+        case "message.created":
+          if (ev.data.topicId !== openTopic() && ev.data.author.memberId !== me) dispatch({ type: "unread", topicId: ev.data.topicId });
+          break;
+        case "presence":
+          dispatch({ type: "presence", partyId: ev.partyId, memberId: ev.data.memberId, online: ev.data.online });
+          break;
+        case "party.deleted": {
+          const p = name(ev.partyId);
+          if (p && p.role !== "owner") notifications.show({ color: "gray", message: `${p.name} was deleted by its owner.` });
+          dispatch({ type: "drop", partyId: ev.partyId });
+          break;
+        }
+        case "member.left":
+          if (ev.data.memberId === me) {
+            const p = name(ev.partyId);
+            if (p && ev.data.kicked) notifications.show({ color: "orange", message: `You were removed from ${p.name}.` });
+            dispatch({ type: "drop", partyId: ev.partyId });
+          } else {
+            void refresh(ev.partyId);
+          }
+          break;
+        case "party.updated":
+        case "topic.created":
+        case "topic.renamed":
+        case "topic.deleted":
+        case "member.joined":
+          void refresh(ev.partyId);
+          break;
+      }
+    });
+  }, [live, me, reload, refresh, openTopic]);
+
+  return { ...state, reload, refresh, dispatch };
+}

@@ -1,0 +1,200 @@
+package party
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
+)
+
+// What the network calls: the topic validator and delivery of gossip, and
+// connection events. Validators only judge: they never take a party lock
+// or write; what their judgement calls for (a sync, evidence of a fork or
+// an equivocation) is handed to the replication loops.
+
+// gossipEnvelope is what travels on a party's pubsub topic.
+type gossipEnvelope struct {
+	Type string               `json:"t"` // "op", "msg" or "typing"
+	Op   *rules.SignedOp      `json:"op,omitempty"`
+	Msg  *rules.SignedMessage `json:"msg,omitempty"`
+	Typ  *rules.SignedTyping  `json:"typing,omitempty"`
+}
+
+// publish sends env on the party's topic. Not fatal when it fails: member
+// nodes pull what they missed by sync.
+func (c *core) publish(ctx context.Context, party string, env gossipEnvelope) {
+	if c.net == nil {
+		return
+	}
+	raw, _ := json.Marshal(env)
+	if err := c.net.Publish(ctx, party, raw); err != nil {
+		c.lg.Warn("publish; members will catch up by sync", "party", party, "type", env.Type, "err", err)
+	}
+}
+
+// ValidateGossip judges a message on a party's topic. It applies nothing.
+// A message from this node itself is always accepted (it was judged when
+// it was made). Ops beyond the next seq schedule a sync with the sender.
+func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict {
+	if s.net != nil && from == s.net.SelfPeer() {
+		return rules.Accept
+	}
+	var env gossipEnvelope
+	if len(data) > rules.MaxMsgPayload*2 || json.Unmarshal(data, &env) != nil {
+		return rules.Reject
+	}
+	st, err := s.store.State(party)
+	if err != nil {
+		return rules.Ignore
+	}
+	switch {
+	case env.Type == "msg" && env.Msg != nil:
+		return s.validateMessage(st, from, *env.Msg)
+	case env.Type == "typing" && env.Typ != nil:
+		_, v := rules.JudgeTyping(st, *env.Typ, s.now())
+		return v
+	case env.Type != "op" || env.Op == nil:
+		return rules.Reject
+	}
+	op, err := env.Op.Decode()
+	if err != nil || op.Party != party {
+		return rules.Reject
+	}
+	owner, err := rules.MemberKey(st.Owner)
+	if err != nil || !env.Op.Verify(owner) {
+		return rules.Reject
+	}
+	switch {
+	case op.Seq <= st.Seq:
+		// A duplicate, or a different owner-signed op for a taken seq: a
+		// fork, recorded (and the party frozen) before it is dropped.
+		if ours, err := s.ledger.Ops(party, op.Seq, 1); err == nil && len(ours) == 1 && ours[0].Hash() != env.Op.Hash() {
+			sop := *env.Op
+			s.rep.HandOff(func() { s.checkFork(party, sop) })
+		}
+		return rules.Ignore
+	case op.Seq > st.Seq+1:
+		s.rep.ScheduleSync(party, from)
+		return rules.Ignore
+	}
+	if _, _, err := st.Next(*env.Op); err != nil {
+		return rules.Reject
+	}
+	return rules.Accept
+}
+
+// validateMessage judges a gossiped message without storing it.
+func (s *Service) validateMessage(st *rules.State, from string, sm rules.SignedMessage) rules.Verdict {
+	var j rules.Judgement
+	s.store.View(func(t *store.Txn) error {
+		j = rules.JudgeMessage(t.Messages(st.ID), st, sm, s.sigs, s.now())
+		return nil
+	})
+	if j.NeedOps || j.NeedMsgs {
+		s.rep.ScheduleSync(st.ID, from)
+	}
+	if j.Equiv != nil {
+		s.rep.HandOff(func() { s.recordEquivocation(st.ID, j, sm) })
+	}
+	return j.Verdict
+}
+
+// DeliverGossip applies an accepted message.
+func (s *Service) DeliverGossip(party, from string, data []byte) {
+	var env gossipEnvelope
+	if json.Unmarshal(data, &env) != nil {
+		return
+	}
+	switch {
+	case env.Msg != nil:
+		if _, err := s.ledger.addMessages(party, from, []rules.SignedMessage{*env.Msg}); err != nil {
+			s.lg.Debug("gossiped message not stored", "party", party, "err", err)
+		}
+	case env.Typ != nil:
+		st, err := s.store.State(party)
+		if err != nil {
+			return
+		}
+		if ty, v := rules.JudgeTyping(st, *env.Typ, s.now()); v == rules.Accept {
+			s.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: rules.Label(st, ty.Author, st.Members[ty.Author].Name)}})
+		}
+	case env.Op != nil:
+		if _, err := s.ledger.apply(party, []rules.SignedOp{*env.Op}, ""); err != nil {
+			if errors.Is(err, errGap) {
+				s.rep.ScheduleSync(party, from)
+				return
+			}
+			s.lg.Debug("gossiped op not applied", "party", party, "from", from, "err", err)
+		}
+	}
+}
+
+// checkFork records a conflicting op for a seq this node has applied.
+func (s *Service) checkFork(party string, sop rules.SignedOp) {
+	if _, err := s.ledger.apply(party, []rules.SignedOp{sop}, ""); err != nil {
+		s.lg.Debug("fork check", "party", party, "err", err)
+	}
+}
+
+// PeerConnected is called when a connection to peer opens: sync every
+// party it serves, and retry joins and leaves waiting for it.
+func (s *Service) PeerConnected(peer string) {
+	s.presence(peer, true)
+	s.eachLocalMember(func(st *rules.State, m *rules.Member) {
+		if m.Peer == peer {
+			s.rep.ScheduleSync(st.ID, peer)
+		}
+	})
+	s.rep.RetryNow()
+}
+
+// PeerDisconnected is called when the last connection to peer closes.
+func (s *Service) PeerDisconnected(peer string) { s.presence(peer, false) }
+
+// WantedPeers are the nodes this node should stay connected to: the home
+// nodes of members of its parties, and owners it waits for.
+func (s *Service) WantedPeers() map[string][]string {
+	out := map[string][]string{}
+	self := ""
+	if s.net != nil {
+		self = s.net.SelfPeer()
+	}
+	add := func(peer string, addrs []string) {
+		if peer != "" && peer != self {
+			out[peer] = append(out[peer], addrs...)
+		}
+	}
+	s.store.View(func(t *store.Txn) error {
+		ms, _ := t.Memberships("")
+		seen := map[string]bool{}
+		for _, m := range ms {
+			if m.Status == store.StatusPending {
+				add(m.OwnerPeer, m.Addrs)
+			}
+			if seen[m.Party] {
+				continue
+			}
+			seen[m.Party] = true
+			if st, err := t.State(m.Party); err == nil {
+				for _, mem := range st.Members {
+					add(mem.Peer, mem.Addrs)
+				}
+			}
+		}
+		leaves, _ := t.Leaves()
+		for _, lo := range leaves {
+			add(lo.OwnerPeer, lo.Addrs)
+		}
+		return nil
+	})
+	return out
+}
+
+// AllowPeer reports whether peer is the home node of a member of party,
+// and so may join the party's GossipSub mesh.
+func (s *Service) AllowPeer(party, peer string) bool {
+	st, err := s.store.State(party)
+	return err == nil && st.MemberByPeer(peer)
+}

@@ -1,0 +1,312 @@
+package party
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/chatterbox/chatterbox/party/replica"
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
+)
+
+// ledger is the durable log of the parties this node holds: it applies the
+// rules to ops and messages, writes what they accept, keeps local
+// memberships in line, and tells the network and clients what changed.
+// The replication protocol reads and feeds it through replica.Log.
+type ledger struct{ c *core }
+
+var _ replica.Log = (*ledger)(nil)
+
+// errGap means ops arrived beyond the next seq: the node must sync first.
+var errGap = errors.New("party: ops beyond the next seq; sync needed")
+
+// change says what applying a batch of ops did.
+type change struct {
+	applied int
+	state   *rules.State
+	kept    bool // some local account is still a member
+	fork    bool
+	ops     []rules.Op // applied, in order
+}
+
+// State returns a party's state.
+func (l *ledger) State(party string) (*rules.State, error) { return l.c.store.State(party) }
+
+// Ops returns up to limit ops of party from seq from.
+func (l *ledger) Ops(party string, from uint64, limit int) ([]rules.SignedOp, error) {
+	return store.Read(l.c.store, func(t *store.Txn) ([]rules.SignedOp, error) { return t.Ops(party, from, limit) })
+}
+
+// Held lists the states of the parties some local account is a member of.
+func (l *ledger) Held() []*rules.State {
+	var out []*rules.State
+	l.c.store.View(func(t *store.Txn) error {
+		ms, err := t.Memberships("")
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, m := range ms {
+			if m.Status != store.StatusMember || seen[m.Party] {
+				continue
+			}
+			seen[m.Party] = true
+			if st, err := t.State(m.Party); err == nil {
+				out = append(out, st)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// Sequence appends one op on the owner's node: build its body from the
+// current state (under the party lock, so requests are admitted one at a
+// time), judge it as every node will, store it durably (op, state and
+// local memberships in one synced transaction), then publish it.
+func (l *ledger) Sequence(ctx context.Context, party, kind string, build func(*rules.State) (any, error)) (*rules.State, error) {
+	unlock := l.c.lock(party)
+	sop, res, err := l.sequenceLocked(party, kind, build)
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	l.c.publish(ctx, party, gossipEnvelope{Type: "op", Op: &sop})
+	l.afterChange(res)
+	return res.state, nil
+}
+
+func (l *ledger) sequenceLocked(party, kind string, build func(*rules.State) (any, error)) (rules.SignedOp, change, error) {
+	var (
+		sop rules.SignedOp
+		res change
+	)
+	err := l.c.store.Update(func(t *store.Txn) error {
+		st, err := t.State(party)
+		if err != nil {
+			return err
+		}
+		if st.Deleted {
+			return rules.ErrNotFound
+		}
+		key, err := l.c.ownerKey(st)
+		if err != nil {
+			return err
+		}
+		body, err := build(st)
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		op := rules.Op{Party: party, Seq: st.Seq + 1, Prev: st.Head, Time: l.c.now().UnixMilli(), Kind: kind, Body: raw}
+		if sop, err = rules.SignOp(op, key); err != nil {
+			return err
+		}
+		next, _, err := st.Next(sop)
+		if err != nil {
+			for _, limit := range []error{rules.ErrTopicLimit, rules.ErrPartyFull} {
+				if errors.Is(err, limit) {
+					return limit
+				}
+			}
+			return err
+		}
+		if err := t.PutOp(party, op.Seq, sop); err != nil {
+			return err
+		}
+		if err := t.PutState(next); err != nil {
+			return err
+		}
+		res = change{applied: 1, state: next, ops: []rules.Op{op}}
+		res.kept, err = l.c.reconcile(t, next)
+		return err
+	})
+	return sop, res, err
+}
+
+// ownerKey returns the owner's private key if this node sequences st.
+func (c *core) ownerKey(st *rules.State) (ed25519.PrivateKey, error) {
+	if om := st.OwnerMember(); om == nil || c.net == nil || om.Peer != c.net.SelfPeer() {
+		return nil, rules.ErrNotOwnerNode
+	}
+	key, ok := c.keys.MemberKey(st.Owner)
+	if !ok {
+		return nil, rules.ErrNotOwnerNode
+	}
+	return key, nil
+}
+
+// Apply applies ops received from the network (gossip, sync or a join
+// response) in seq order. Ops at or below the head are compared with the
+// stored ones: equal ones are skipped, a different validly signed one is a
+// fork and freezes the party. genesisFor, when set, allows creating the
+// party from a create op whose hash must equal it.
+func (l *ledger) Apply(party string, ops []rules.SignedOp, genesisFor string) (replica.Applied, error) {
+	res, err := l.apply(party, ops, genesisFor)
+	return replica.Applied{Count: res.applied, Kept: res.kept}, err
+}
+
+func (l *ledger) apply(party string, ops []rules.SignedOp, genesisFor string) (change, error) {
+	defer l.c.lock(party)()
+	var res change
+	err := l.c.store.Update(func(t *store.Txn) error {
+		res = change{}
+		st, err := t.State(party)
+		if errors.Is(err, rules.ErrNotFound) && genesisFor != "" && len(ops) > 0 {
+			st, err = rules.Genesis(ops[0])
+			if err != nil {
+				return err
+			}
+			if st.ID != genesisFor {
+				return fmt.Errorf("%w: create op hashes to %s, want %s", rules.ErrInvalidOp, st.ID, genesisFor)
+			}
+			if err := t.PutOp(party, 1, ops[0]); err != nil {
+				return err
+			}
+			ops, res.applied = ops[1:], 1
+		} else if err != nil {
+			return err
+		}
+		for _, sop := range ops {
+			op, err := sop.Decode()
+			if err != nil {
+				return err
+			}
+			switch {
+			case op.Seq <= st.Seq:
+				ours, err := t.Op(party, op.Seq)
+				if err != nil {
+					return fmt.Errorf("party %s: op %d missing below head: %w", party, op.Seq, err)
+				}
+				if ours.Hash() == sop.Hash() {
+					continue
+				}
+				if owner, err := rules.MemberKey(st.Owner); err != nil || !sop.Verify(owner) || op.Party != party {
+					return fmt.Errorf("%w: conflicting op %d with a bad signature", rules.ErrInvalidOp, op.Seq)
+				}
+				st = st.Clone() // loaded states are shared; this one changes
+				if err := l.recordFork(t, st, store.ForkEvidence{Seq: op.Seq, Ours: ours, Theirs: sop}); err != nil {
+					return err
+				}
+				res.fork = true
+			case op.Seq > st.Seq+1:
+				return errGap
+			default:
+				next, applied, err := st.Next(sop)
+				if err != nil {
+					return err
+				}
+				res.ops = append(res.ops, applied)
+				if err := t.PutOp(party, op.Seq, sop); err != nil {
+					return err
+				}
+				st = next
+				res.applied++
+			}
+		}
+		if res.applied == 0 && !res.fork {
+			res.state, res.kept = st, true
+			return nil
+		}
+		if err := t.PutState(st); err != nil {
+			return err
+		}
+		res.state = st
+		res.kept, err = l.c.reconcile(t, st)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	l.afterChange(res)
+	return res, nil
+}
+
+// recordFork stores fork evidence and freezes the party.
+func (l *ledger) recordFork(t *store.Txn, st *rules.State, ev store.ForkEvidence) error {
+	ev.SeenAt = l.c.now().UnixMilli()
+	if err := t.PutFork(st.ID, ev); err != nil {
+		return err
+	}
+	st.Frozen = true
+	l.c.lg.Error("FORK DETECTED: two different owner-signed ops share one seq; admissions to this party are frozen",
+		"party", st.ID, "seq", ev.Seq, "ours", ev.Ours.Hash(), "theirs", ev.Theirs.Hash())
+	return nil
+}
+
+// reconcile brings local memberships in line with st: pending joins that
+// st admits become members; members st no longer lists (left, kicked) or
+// a deleted party are dropped. When no local account remains, the party's
+// data is dropped too, except a deleted party's tombstone (state and log),
+// which lets offline members learn of the deletion by sync.
+func (c *core) reconcile(t *store.Txn, st *rules.State) (kept bool, err error) {
+	all, err := t.Memberships("")
+	if err != nil {
+		return false, err
+	}
+	for _, m := range all {
+		if m.Party != st.ID {
+			continue
+		}
+		_, isMember := st.Members[m.Member]
+		switch {
+		case st.Deleted || (!isMember && m.Status == store.StatusMember):
+			if err := t.DeleteMembership(m.Account, m.Party); err != nil {
+				return false, err
+			}
+			c.lg.Info("left party", "party", st.ID, "member", m.Member, "deleted", st.Deleted)
+			continue
+		case isMember && m.Status == store.StatusPending:
+			m.Status, m.Request, m.LastError, m.PartyName = store.StatusMember, nil, "", st.Name
+			if err := t.PutMembership(m); err != nil {
+				return false, err
+			}
+		case isMember && m.PartyName != st.Name:
+			m.PartyName = st.Name
+			if err := t.PutMembership(m); err != nil {
+				return false, err
+			}
+		}
+		if isMember {
+			kept = true
+		}
+	}
+	if !kept && !st.Deleted {
+		return false, t.DropParty(st.ID)
+	}
+	if !kept {
+		err = t.DropInvites(st.ID)
+	}
+	return kept, err
+}
+
+// afterChange updates subscriptions and dialling after a state change and
+// tells clients.
+func (l *ledger) afterChange(res change) {
+	if res.state == nil {
+		return
+	}
+	// Our messages must sort after the ops we have seen, even if our
+	// clock is behind the owner's: judging a message by an author who is
+	// not (yet) in a node's state depends on that (see rules.JudgeMessage).
+	l.c.hlc.Observe(uint64(res.state.HeadTime) << 16)
+	if l.c.net == nil {
+		return
+	}
+	l.c.opEvents(res.state, res.ops)
+	if res.kept {
+		if err := l.c.net.JoinTopic(res.state.ID); err != nil {
+			l.c.lg.Warn("join party topic", "party", res.state.ID, "err", err)
+		}
+	} else {
+		l.c.net.LeaveTopic(res.state.ID)
+	}
+	l.c.net.MembersChanged(res.state.ID)
+	l.c.net.PeersChanged()
+}

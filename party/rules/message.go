@@ -1,0 +1,208 @@
+package rules
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Message kinds.
+const (
+	MsgPost   = "post"
+	MsgEdit   = "edit"
+	MsgDelete = "delete"
+)
+
+// Message is what an author signs. It belongs to the author's feed on one
+// node: (party, author, node) with gap-free sequence numbers.
+type Message struct {
+	Party    string `json:"party"`
+	Topic    string `json:"topic"`
+	Author   string `json:"author"` // MemberID
+	Node     string `json:"node"`   // author's home node (peer id)
+	Seq      uint64 `json:"seq"`    // in the author's feed on that node, from 1
+	HLC      uint64 `json:"hlc"`    // hybrid logical clock: unix ms << 16 | counter
+	Kind     string `json:"kind"`
+	Body     string `json:"body,omitempty"`
+	Target   string `json:"target,omitempty"` // message id, for edit and delete
+	ClientID string `json:"clientId,omitempty"`
+}
+
+// SignedMessage is a message as it travels and is stored: the exact
+// payload bytes and the author's signature.
+type SignedMessage Envelope
+
+const (
+	// MaxBodyChars is the longest message body, in characters.
+	MaxBodyChars  = 4000
+	MaxMsgPayload = 24 << 10
+)
+
+// ID identifies a message: hex SHA-256 of its signed payload.
+func (m SignedMessage) ID() string {
+	sum := sha256.Sum256(m.Payload)
+	return hex.EncodeToString(sum[:])
+}
+
+// Decode parses the payload without checking the signature.
+func (m SignedMessage) Decode() (Message, error) {
+	var msg Message
+	if len(m.Payload) == 0 || len(m.Payload) > MaxMsgPayload {
+		return msg, fmt.Errorf("%w: message of %d bytes", ErrMessageInvalid, len(m.Payload))
+	}
+	if err := json.Unmarshal(m.Payload, &msg); err != nil {
+		return msg, fmt.Errorf("%w: %v", ErrMessageInvalid, err)
+	}
+	return msg, nil
+}
+
+// SignMessage signs msg with key as its author does.
+func SignMessage(msg Message, key ed25519.PrivateKey) (SignedMessage, error) {
+	e, err := Seal(MsgDomain, msg, key)
+	return SignedMessage(e), err
+}
+
+// CheckBody trims a body and checks it is 1..4000 characters.
+func CheckBody(body string) (string, error) {
+	body = strings.TrimSpace(body)
+	switch {
+	case body == "":
+		return "", ErrMessageEmpty
+	case !utf8.ValidString(body):
+		return "", ErrMessageInvalid
+	case utf8.RuneCountInString(body) > MaxBodyChars:
+		return "", ErrMessageTooLong
+	}
+	return body, nil
+}
+
+// CheckShape validates what a message says about itself: its signature and
+// fields (membership and targets are judged against state by JudgeMessage).
+// It skips verifying a signature the cache (nil: none)
+// saw verified (a gossiped message is judged by the validator and again on
+// delivery) and remembers the ones it verifies.
+func CheckShape(sm SignedMessage, cache *SigCache) (Message, error) {
+	msg, err := sm.Decode()
+	if err != nil {
+		return msg, err
+	}
+	id := ""
+	if cache != nil {
+		id = sm.ID() + string(sm.Sig)
+	}
+	if cache == nil || !cache.Has(id) {
+		key, err := MemberKey(msg.Author)
+		if err != nil || !Envelope(sm).Verify(MsgDomain, key) {
+			return msg, fmt.Errorf("%w: bad signature", ErrMessageInvalid)
+		}
+		if cache != nil {
+			cache.Add(id)
+		}
+	}
+	if msg.Party == "" || msg.Topic == "" || msg.Node == "" || msg.Seq == 0 || msg.HLC == 0 {
+		return msg, fmt.Errorf("%w: missing fields", ErrMessageInvalid)
+	}
+	switch msg.Kind {
+	case MsgPost:
+		if msg.Target != "" {
+			return msg, fmt.Errorf("%w: post with a target", ErrMessageInvalid)
+		}
+		if _, err := CheckBody(msg.Body); err != nil || strings.TrimSpace(msg.Body) != msg.Body {
+			return msg, fmt.Errorf("%w: body", ErrMessageInvalid)
+		}
+	case MsgEdit:
+		if _, err := CheckBody(msg.Body); err != nil || msg.Target == "" || strings.TrimSpace(msg.Body) != msg.Body {
+			return msg, fmt.Errorf("%w: edit", ErrMessageInvalid)
+		}
+	case MsgDelete:
+		if msg.Target == "" || msg.Body != "" {
+			return msg, fmt.Errorf("%w: delete", ErrMessageInvalid)
+		}
+	default:
+		return msg, fmt.Errorf("%w: kind %q", ErrMessageInvalid, msg.Kind)
+	}
+	return msg, nil
+}
+
+// HLC is a hybrid logical clock: physical milliseconds in the high
+// bits, a counter in the low 16, never going backwards and always past any
+// time it has seen in a received message.
+type HLC struct {
+	now func() time.Time
+
+	mu   sync.Mutex
+	last uint64 // guarded by mu
+}
+
+func (c *HLC) Now() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	phys := uint64(c.now().UnixMilli()) << 16
+	if phys > c.last {
+		c.last = phys
+	} else {
+		c.last++
+	}
+	return c.last
+}
+
+// MaxClockDrift is how far ahead of our clock a received time may drag
+// the HLC. Home machines' clocks are often minutes off; following a peer
+// that is ahead keeps replies after what they answer. A peer further
+// ahead (or lying) does not move us; its messages still count, sorted by
+// their own time.
+const MaxClockDrift = 15 * time.Minute
+
+// Observe moves the clock past a received time, bounded by MaxClockDrift.
+func (c *HLC) Observe(t uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	limit := uint64(c.now().Add(MaxClockDrift).UnixMilli()) << 16
+	if t > c.last && t < limit {
+		c.last = t
+	}
+}
+
+// HLCTime turns an HLC value into wall-clock time.
+func HLCTime(t uint64) time.Time { return time.UnixMilli(int64(t >> 16)).UTC() }
+
+// SigCache remembers recently verified (payload, signature) pairs, bounded
+// in size (oldest forgotten first).
+type SigCache struct {
+	mu   sync.Mutex
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func NewSigCache(n int) *SigCache {
+	return &SigCache{set: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (c *SigCache) Has(k string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.set[k]
+	return ok
+}
+
+func (c *SigCache) Add(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.set[k]; ok {
+		return
+	}
+	delete(c.set, c.ring[c.next])
+	c.ring[c.next] = k
+	c.set[k] = struct{}{}
+	c.next = (c.next + 1) % len(c.ring)
+}
+
+// NewHLC returns a hybrid logical clock reading physical time from now.
+func NewHLC(now func() time.Time) *HLC { return &HLC{now: now} }

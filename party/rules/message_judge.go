@@ -1,0 +1,122 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+)
+
+// The one judge of a message, for gossip, sync and our own posts. It is
+// pure: what it needs of stored messages comes through MessageLookup.
+
+// StoredMessage is a message with its current state (edits applied), as a
+// node keeps it.
+type StoredMessage struct {
+	Signed   SignedMessage `json:"signed"`
+	Msg      Message       `json:"msg"`
+	Body     string        `json:"body"`
+	EditedAt uint64        `json:"editedAt,omitempty"`
+	Deleted  bool          `json:"deleted,omitempty"`
+}
+
+// MessageLookup is what the judge reads of a party's stored messages.
+type MessageLookup interface {
+	// Has reports whether the message with this id is stored.
+	Has(id string) bool
+	// Get returns the stored message with this id.
+	Get(id string) (StoredMessage, bool)
+	// InFeed returns the message in a feed slot; taken reports whether
+	// the slot holds one at all.
+	InFeed(author, node string, seq uint64) (m StoredMessage, taken bool)
+}
+
+// Judgement is the verdict on a message, with the reason for a refusal and
+// what the node should fetch before it can judge again.
+type Judgement struct {
+	Verdict  Verdict
+	Msg      Message        // the decoded message (when it decoded)
+	Err      error          // why it was refused
+	NeedOps  bool           // the author or topic may be newer than our state
+	NeedMsgs bool           // the target of an edit/delete is missing
+	Equiv    *StoredMessage // the other message in the same feed slot
+}
+
+// JudgeMessage decides whether sm may be stored on top of st, received at
+// now.
+func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCache, now time.Time) Judgement {
+	// A duplicate costs a hash and a lookup, not a signature check: sync
+	// and gossip often bring the same message twice.
+	if look.Has(sm.ID()) {
+		return Judgement{Verdict: Ignore}
+	}
+	msg, err := CheckShape(sm, sigs)
+	if err != nil {
+		return Judgement{Verdict: Reject, Err: err}
+	}
+	j := Judgement{Msg: msg}
+	reject := func(format string, args ...any) Judgement {
+		j.Verdict, j.Err = Reject, fmt.Errorf("%w: "+format, append([]any{ErrMessageInvalid}, args...)...)
+		return j
+	}
+	if msg.Party != st.ID {
+		return reject("for another party")
+	}
+	newer := int64(msg.HLC>>16) > st.HeadTime
+	author := st.Members[msg.Author]
+	if author == nil || st.Topics[msg.Topic] == nil {
+		if newer {
+			j.Verdict, j.NeedOps = Ignore, true
+			return j
+		}
+		if author == nil {
+			return reject("author is not a member")
+		}
+		return reject("no such topic")
+	}
+	if author.Peer != msg.Node {
+		return reject("author's home node is %s, not %s", author.Peer, msg.Node)
+	}
+	if prev, taken := look.InFeed(msg.Author, msg.Node, msg.Seq); taken {
+		j.Equiv = &prev
+		return reject("equivocation: feed seq %d already holds %s", msg.Seq, prev.Signed.ID())
+	}
+	// Times are bounded, so no one pins a post to the top of history: not
+	// beyond our clock plus the drift we allow (not judgeable yet: our
+	// clock may be the slow one), not before the author joined (their node
+	// saw the join op's time before it could post), and after the previous
+	// message of the author's feed and before the next one.
+	at := int64(msg.HLC >> 16)
+	if at > now.Add(MaxClockDrift).UnixMilli() {
+		j.Verdict, j.Err = Ignore, fmt.Errorf("%w: time %d is ahead of ours by more than %s", ErrMessageInvalid, at, MaxClockDrift)
+		return j
+	}
+	if at < author.JoinedAt {
+		return reject("time %d before the author joined at %d", at, author.JoinedAt)
+	}
+	for _, n := range []struct {
+		seq   uint64
+		after bool
+	}{{msg.Seq - 1, true}, {msg.Seq + 1, false}} {
+		if n.seq == 0 {
+			continue
+		}
+		other, taken := look.InFeed(msg.Author, msg.Node, n.seq)
+		if !taken || other.Msg.HLC == 0 {
+			continue
+		}
+		if (n.after && msg.HLC <= other.Msg.HLC) || (!n.after && msg.HLC >= other.Msg.HLC) {
+			return reject("time out of order with feed seq %d", n.seq)
+		}
+	}
+	if msg.Kind != MsgPost {
+		target, ok := look.Get(msg.Target)
+		if !ok {
+			j.Verdict, j.NeedMsgs = Ignore, true
+			return j
+		}
+		if target.Msg.Author != msg.Author || target.Msg.Kind != MsgPost || target.Msg.Topic != msg.Topic {
+			return reject("%s of another author's message", msg.Kind)
+		}
+	}
+	j.Verdict = Accept
+	return j
+}

@@ -1,0 +1,125 @@
+package rules
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/chatterbox/chatterbox/identity/member"
+)
+
+// Op kinds.
+const (
+	KindCreate       = "create"
+	KindRename       = "rename"
+	KindTopicCreate  = "topic.create"
+	KindTopicRename  = "topic.rename"
+	KindTopicDelete  = "topic.delete"
+	KindMemberJoin   = "member.join"
+	KindMemberLeave  = "member.leave"
+	KindMemberKick   = "member.kick"
+	KindInviteRevoke = "invite.revoke"
+	KindMemberUnban  = "member.unban"
+	KindDelete       = "delete"
+)
+
+// Op is one entry of a party's state log.
+type Op struct {
+	Party string          `json:"party,omitempty"` // empty in the create op: the id is its hash
+	Seq   uint64          `json:"seq"`
+	Prev  string          `json:"prev,omitempty"` // hash of the previous op; empty for seq 1
+	Time  int64           `json:"time"`           // unix milliseconds, owner's clock
+	Kind  string          `json:"kind"`
+	Body  json.RawMessage `json:"body"`
+}
+
+// SignedOp is an op as it travels and is stored: the exact payload bytes and
+// the owner's signature over them. Verification never re-serialises.
+type SignedOp Envelope
+
+// Hash identifies the op: hex SHA-256 of its signed payload.
+func (s SignedOp) Hash() string {
+	sum := sha256.Sum256(s.Payload)
+	return hex.EncodeToString(sum[:])
+}
+
+// Decode parses the payload (without checking the signature).
+func (s SignedOp) Decode() (Op, error) {
+	var op Op
+	if len(s.Payload) == 0 || len(s.Payload) > maxOpBytes {
+		return op, fmt.Errorf("%w: op size %d", ErrInvalidOp, len(s.Payload))
+	}
+	if err := json.Unmarshal(s.Payload, &op); err != nil {
+		return op, fmt.Errorf("%w: %v", ErrInvalidOp, err)
+	}
+	return op, nil
+}
+
+// Verify checks the signature against the owner's public key.
+func (s SignedOp) Verify(owner ed25519.PublicKey) bool {
+	return Envelope(s).Verify(OpDomain, owner)
+}
+
+const maxOpBytes = 16 << 10
+
+func SignOp(op Op, key ed25519.PrivateKey) (SignedOp, error) {
+	e, err := Seal(OpDomain, op, key)
+	return SignedOp(e), err
+}
+
+// Limits of a party, fixed in its create op.
+type Limits struct {
+	Members int `json:"members"`
+	Topics  int `json:"topics"`
+}
+
+// DefaultLimits are the product's limits.
+var DefaultLimits = Limits{Members: 10, Topics: 10}
+
+// MaxPartiesPerUser is how many parties one account may be in.
+const MaxPartiesPerUser = 10
+
+// Op bodies.
+type (
+	CreateBody struct {
+		Name      string   `json:"name"`
+		Owner     string   `json:"owner"` // MemberID
+		OwnerName string   `json:"ownerName"`
+		OwnerPeer string   `json:"ownerPeer"`
+		Addrs     []string `json:"addrs,omitempty"`
+		Limits    Limits   `json:"limits"`
+		Topic     TopicRef `json:"topic"` // the first topic ("general")
+		Nonce     string   `json:"nonce"`
+	}
+	NameBody struct {
+		Name string `json:"name"`
+	}
+	TopicRef struct {
+		ID   string `json:"id"`
+		Name string `json:"name,omitempty"`
+	}
+	JoinBody struct {
+		Member     string   `json:"member"` // MemberID
+		Name       string   `json:"name"`
+		Peer       string   `json:"peer"`
+		Addrs      []string `json:"addrs,omitempty"`
+		Seat       int      `json:"seat"`
+		Invite     string   `json:"invite"`
+		InviteMax  int      `json:"inviteMax,omitempty"` // the invite's max uses; 0 = unlimited
+		RequestSig string   `json:"req"`                 // hash of the join request; each admits once
+	}
+	MemberBody struct {
+		Member string `json:"member"`
+		// Ban (on a kick) refuses the member's key until the owner lifts
+		// it with member.unban.
+		Ban bool `json:"ban,omitempty"`
+	}
+	InviteBody struct {
+		Invite string `json:"invite"`
+	}
+)
+
+// MemberKey decodes a MemberID.
+func MemberKey(id string) (ed25519.PublicKey, error) { return member.Parse(id) }

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/chatterbox/chatterbox/party/rules"
+)
+
+// This node's own records: local accounts' memberships, leaves waiting
+// for the owner's node, and the invites an owner's node issued.
+
+// Membership is a local account's relation to a party.
+type Membership struct {
+	Party     string `json:"party"`
+	PartyName string `json:"partyName"`
+	Account   string `json:"account"`
+	Member    string `json:"member"` // the account's MemberID
+	Status    string `json:"status"` // StatusMember or StatusPending
+	// For pending joins: the signed request to resend and where to send it.
+	Request   []byte   `json:"request,omitempty"`
+	OwnerPeer string   `json:"ownerPeer,omitempty"`
+	Addrs     []string `json:"addrs,omitempty"`
+	Since     int64    `json:"since"`
+	Attempts  int      `json:"attempts,omitempty"`
+	LastError string   `json:"lastError,omitempty"`
+}
+
+// Membership statuses.
+const (
+	StatusMember  = "member"
+	StatusPending = "pending"
+)
+
+// LeaveOutbox is a signed leave request waiting for the owner's node.
+type LeaveOutbox struct {
+	Request   []byte   `json:"request"`
+	OwnerPeer string   `json:"ownerPeer"`
+	Addrs     []string `json:"addrs,omitempty"`
+	// Key is where the record is stored (not stored itself).
+	Key []byte `json:"-"`
+}
+
+// InviteRecord is an invite as its issuing (owner) node keeps it.
+type InviteRecord struct {
+	Invite    rules.Invite `json:"invite"`
+	Token     string       `json:"token"`
+	CreatedAt int64        `json:"createdAt"`
+}
+
+func mineKey(account, party string) []byte { return []byte(pMine + account + "/" + party) }
+
+// Membership returns an account's membership of party (rules.ErrNotFound
+// if it has none).
+func (t *Txn) Membership(account, party string) (Membership, error) {
+	var m Membership
+	err := t.get(mineKey(account, party), &m)
+	if errors.Is(err, ErrMissing) {
+		return m, rules.ErrNotFound
+	}
+	return m, err
+}
+
+// Memberships lists an account's memberships; account "" lists every
+// local account's.
+func (t *Txn) Memberships(account string) ([]Membership, error) {
+	prefix := pMine
+	if account != "" {
+		prefix += account + "/"
+	}
+	return listAll[Membership](t, prefix)
+}
+
+// PutMembership stores m.
+func (t *Txn) PutMembership(m Membership) error { return t.set(mineKey(m.Account, m.Party), m) }
+
+// DeleteMembership deletes an account's membership of party.
+func (t *Txn) DeleteMembership(account, party string) error {
+	return t.txn.Delete(mineKey(account, party))
+}
+
+// PutLeave stores a member's leave request until the owner's node takes it.
+func (t *Txn) PutLeave(party, member string, lo LeaveOutbox) error {
+	return t.set([]byte(pLeave+party+"/"+member), lo)
+}
+
+// Leaves lists the leave requests waiting.
+func (t *Txn) Leaves() ([]LeaveOutbox, error) {
+	var out []LeaveOutbox
+	err := t.list(pLeave, func(k []byte, raw []byte) error {
+		var lo LeaveOutbox
+		if err := json.Unmarshal(raw, &lo); err != nil {
+			return err
+		}
+		lo.Key = append([]byte(nil), k...)
+		out = append(out, lo)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteLeave deletes a leave request the owner's node answered.
+func (t *Txn) DeleteLeave(lo LeaveOutbox) error { return t.txn.Delete(lo.Key) }
+
+// PutInvite stores an invite the owner's node issued.
+func (t *Txn) PutInvite(rec InviteRecord) error {
+	return t.set([]byte(pInv+rec.Invite.Party+"/"+rec.Invite.ID), rec)
+}
+
+// HasInvite reports whether this node issued the invite.
+func (t *Txn) HasInvite(party, invite string) (bool, error) {
+	_, err := t.txn.Get([]byte(pInv + party + "/" + invite))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Invites lists the invites this node issued for party, oldest first.
+func (t *Txn) Invites(party string) ([]InviteRecord, error) {
+	return listAll[InviteRecord](t, pInv+party+"/")
+}

@@ -1,0 +1,256 @@
+package store
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/chatterbox/chatterbox/party/rules"
+)
+
+// Messages is one party's messages in a transaction: each stored by id,
+// indexed by feed slot (author, node, seq) and by topic in time order. It
+// is also what the message judge reads (rules.MessageLookup).
+type Messages struct {
+	t     *Txn
+	party string
+}
+
+var _ rules.MessageLookup = Messages{}
+
+// Messages returns party's messages in t.
+func (t *Txn) Messages(party string) Messages { return Messages{t: t, party: party} }
+
+func feedID(author, node string) string { return author + "/" + node }
+
+func (m Messages) msgKey(id string) []byte { return []byte(pMsg + m.party + "/" + id) }
+
+func (m Messages) feedKey(author, node string, seq uint64) []byte {
+	return fmt.Appendf(nil, "%s%s/%s/%016x", pFeed, m.party, feedID(author, node), seq)
+}
+
+// Has reports whether the message with this id is stored.
+func (m Messages) Has(id string) bool {
+	_, err := m.t.txn.Get(m.msgKey(id))
+	return err == nil
+}
+
+// Get returns the stored message with this id.
+func (m Messages) Get(id string) (rules.StoredMessage, bool) {
+	var sm rules.StoredMessage
+	return sm, m.t.get(m.msgKey(id), &sm) == nil
+}
+
+// InFeed returns the message in a feed slot; taken reports whether the
+// slot holds one at all.
+func (m Messages) InFeed(author, node string, seq uint64) (rules.StoredMessage, bool) {
+	item, err := m.t.txn.Get(m.feedKey(author, node, seq))
+	if err != nil {
+		return rules.StoredMessage{}, false
+	}
+	id, _ := item.ValueCopy(nil)
+	sm, _ := m.Get(string(id))
+	return sm, true
+}
+
+// Head returns the contiguous head of a feed: the highest seq up to which
+// every message of (author, node) is stored.
+func (m Messages) Head(author, node string) (uint64, error) {
+	item, err := m.t.txn.Get([]byte(pFHead + m.party + "/" + feedID(author, node)))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	err = item.Value(func(v []byte) error {
+		var err error
+		n, err = strconv.ParseUint(string(v), 10, 64)
+		return err
+	})
+	return n, err
+}
+
+// Heads is the party's version vector: every feed's contiguous head, by
+// "author/node".
+func (m Messages) Heads() (map[string]uint64, error) {
+	heads := map[string]uint64{}
+	prefix := pFHead + m.party + "/"
+	err := m.t.list(prefix, func(k, v []byte) error {
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return err
+		}
+		heads[string(k[len(prefix):])] = n
+		return nil
+	})
+	return heads, err
+}
+
+// Put stores an accepted message, advances its feed's head and applies
+// an edit or delete to its target. It returns the record clients see
+// changed: the post itself, or the edited or deleted target.
+func (m Messages) Put(sm rules.SignedMessage, msg rules.Message) (rules.StoredMessage, error) {
+	id := sm.ID()
+	rec := rules.StoredMessage{Signed: sm, Msg: msg, Body: msg.Body}
+	if err := m.t.set(m.msgKey(id), rec); err != nil {
+		return rec, err
+	}
+	if err := m.t.txn.Set(m.feedKey(msg.Author, msg.Node, msg.Seq), []byte(id)); err != nil {
+		return rec, err
+	}
+	head, err := m.Head(msg.Author, msg.Node)
+	if err != nil {
+		return rec, err
+	}
+	if msg.Seq == head+1 {
+		for head++; ; head++ {
+			if _, err := m.t.txn.Get(m.feedKey(msg.Author, msg.Node, head+1)); err != nil {
+				break
+			}
+		}
+		if err := m.t.txn.Set([]byte(pFHead+m.party+"/"+feedID(msg.Author, msg.Node)), []byte(strconv.FormatUint(head, 10))); err != nil {
+			return rec, err
+		}
+	}
+	if msg.Kind == rules.MsgPost {
+		return rec, m.t.txn.Set(fmt.Appendf(nil, "%s%s/%s/%016x/%s", pTIdx, m.party, msg.Topic, msg.HLC, id), nil)
+	}
+	target, ok := m.Get(msg.Target)
+	if !ok {
+		return rec, fmt.Errorf("store: target %s of %s missing", msg.Target, id)
+	}
+	switch {
+	case target.Deleted:
+		// A delete wins over every edit.
+	case msg.Kind == rules.MsgDelete:
+		target.Deleted, target.Body, target.EditedAt = true, "", msg.HLC
+	case msg.HLC > target.EditedAt:
+		target.Body, target.EditedAt = msg.Body, msg.HLC
+	}
+	return target, m.t.set(m.msgKey(msg.Target), target)
+}
+
+// After returns up to limit messages of the feeds beyond heads (a version
+// vector), oldest first by HLC, and whether more remain.
+func (m Messages) After(heads map[string]uint64, limit int) ([]rules.SignedMessage, bool, error) {
+	mine, err := m.Heads()
+	if err != nil {
+		return nil, false, err
+	}
+	feeds := make([]string, 0, len(mine))
+	for f := range mine {
+		feeds = append(feeds, f)
+	}
+	sort.Strings(feeds)
+	var out []rules.SignedMessage
+	for _, f := range feeds {
+		it := m.t.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pFeed + m.party + "/" + f + "/")})
+		for it.Seek(fmt.Appendf(nil, "%s%s/%s/%016x", pFeed, m.party, f, heads[f]+1)); it.Valid(); it.Next() {
+			if len(out) == limit {
+				it.Close()
+				SortByHLC(out)
+				return out, true, nil
+			}
+			id, _ := it.Item().ValueCopy(nil)
+			sm, ok := m.Get(string(id))
+			if !ok {
+				it.Close()
+				return nil, false, fmt.Errorf("store: message %s of a feed missing", id)
+			}
+			out = append(out, sm.Signed)
+		}
+		it.Close()
+	}
+	SortByHLC(out)
+	return out, false, nil
+}
+
+// SortByHLC orders messages by time, so edit and delete targets come first.
+func SortByHLC(ms []rules.SignedMessage) {
+	hlc := func(m rules.SignedMessage) uint64 { d, _ := m.Decode(); return d.HLC }
+	sort.SliceStable(ms, func(i, j int) bool { return hlc(ms[i]) < hlc(ms[j]) })
+}
+
+// Page returns up to limit posts of a topic, newest first, before the
+// cursor (empty: the newest), and the cursor of the next page ("" at the
+// end). Cursors are positions in time order, so paging visits every
+// message once even while new ones arrive.
+func (m Messages) Page(topic, cursor string, limit int) ([]rules.StoredMessage, string, error) {
+	prefix := []byte(pTIdx + m.party + "/" + topic + "/")
+	seek := append(append([]byte(nil), prefix...), 0xff)
+	if cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || len(raw) < 18 || strings.ContainsAny(string(raw), "\x00") {
+			return nil, "", rules.ErrCursorInvalid
+		}
+		seek = append(append([]byte(nil), prefix...), raw...)
+	}
+	var out []rules.StoredMessage
+	lastSuffix := ""
+	it := m.t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	for it.Seek(seek); it.Valid(); it.Next() {
+		key := it.Item().Key()
+		if cursor != "" && string(key) == string(seek) {
+			continue
+		}
+		if len(out) == limit {
+			// More remain: the next page starts below the last one returned.
+			return out, base64.RawURLEncoding.EncodeToString([]byte(lastSuffix)), nil
+		}
+		id := string(key[len(prefix)+17:])
+		sm, ok := m.Get(id)
+		if !ok {
+			return nil, "", fmt.Errorf("store: indexed message %s missing", id)
+		}
+		out = append(out, sm)
+		lastSuffix = string(key[len(prefix):])
+	}
+	return out, "", nil
+}
+
+func (m Messages) cidKey(account, clientID string) []byte {
+	return []byte(pCID + account + "/" + m.party + "/" + clientID)
+}
+
+// ByClientID returns the message an account posted with clientID in the
+// last 24 hours.
+func (m Messages) ByClientID(account, clientID string) (rules.StoredMessage, bool) {
+	item, err := m.t.txn.Get(m.cidKey(account, clientID))
+	if err != nil {
+		return rules.StoredMessage{}, false
+	}
+	id, _ := item.ValueCopy(nil)
+	return m.Get(string(id))
+}
+
+// PutClientID remembers for 24 hours which message an account posted with
+// clientID, so a retry returns it instead of posting twice.
+func (m Messages) PutClientID(account, clientID, id string) error {
+	return m.t.txn.SetEntry(badger.NewEntry(m.cidKey(account, clientID), []byte(id)).WithTTL(24 * time.Hour))
+}
+
+// PutEquivocation keeps evidence of two messages in one feed slot.
+func (m Messages) PutEquivocation(first, second rules.SignedMessage, msg rules.Message, seenAt int64) error {
+	return m.t.set(fmt.Appendf(nil, "%s%s/%s/%016x", pEquiv, m.party, feedID(msg.Author, msg.Node), msg.Seq),
+		map[string]any{"first": first, "second": second, "seenAt": seenAt})
+}
+
+// Equivocations counts the equivocations recorded.
+func (m Messages) Equivocations() int {
+	n := 0
+	it := m.t.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pEquiv + m.party + "/")})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		n++
+	}
+	return n
+}

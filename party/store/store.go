@@ -1,0 +1,148 @@
+// Package store keeps parties in Badger: each party's op log and state,
+// its messages and their indexes, and this node's own records (local
+// accounts' memberships, leaves waiting for the owner, issued invites).
+// Every key of the party domain is laid out here and nowhere else.
+//
+// Key layout, all under "p/":
+//
+//	p/state/<party>                             rules.State (JSON) after the last applied op
+//	p/op/<party>/<seq:016x>                     rules.SignedOp (JSON); seq order = key order
+//	p/fork/<party>/<seq:016x>                   ForkEvidence (JSON)
+//	p/inv/<party>/<invite>                      InviteRecord (JSON), on the owner's node
+//	p/mine/<account>/<party>                    Membership (JSON) of a local account
+//	p/leave/<party>/<member>                    LeaveOutbox (JSON): a leave not yet recorded by the owner
+//	p/msg/<party>/<id>                          rules.StoredMessage (JSON)
+//	p/feed/<party>/<author>/<node>/<seq:016x>   message id
+//	p/fhead/<party>/<author>/<node>             contiguous head seq of the feed (decimal)
+//	p/tidx/<party>/<topic>/<hlc:016x>/<id>      empty: a topic's posts in time order
+//	p/cid/<account>/<party>/<clientId>          message id (TTL 24 h): idempotent posts
+//	p/equiv/<party>/<author>/<node>/<seq:016x>  equivocation evidence (JSON)
+//
+// Reads and writes happen in transactions (View, Update); a Txn offers
+// the typed operations. The store judges nothing: callers apply the rules
+// before they write.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/chatterbox/chatterbox/identity/kv"
+	"github.com/chatterbox/chatterbox/party/rules"
+)
+
+const (
+	pState = "p/state/"
+	pOp    = "p/op/"
+	pFork  = "p/fork/"
+	pInv   = "p/inv/"
+	pMine  = "p/mine/"
+	pLeave = "p/leave/"
+	pMsg   = "p/msg/"
+	pFeed  = "p/feed/"
+	pFHead = "p/fhead/"
+	pTIdx  = "p/tidx/"
+	pCID   = "p/cid/"
+	pEquiv = "p/equiv/"
+)
+
+// ErrMissing is a record that is not there.
+var ErrMissing = kv.ErrNotFound
+
+// Store is the party domain's storage in one Badger database.
+type Store struct {
+	db *badger.DB
+	// states caches decoded party states by the Badger version of their
+	// record (party id → cachedState), so the hot paths (every message
+	// judged, every event fanned out) do not decode JSON again.
+	states sync.Map
+}
+
+type cachedState struct {
+	version uint64
+	state   *rules.State
+}
+
+// New returns the store of db.
+func New(db *badger.DB) *Store { return &Store{db: db} }
+
+// Txn is one Badger transaction with the party domain's operations.
+type Txn struct {
+	txn *badger.Txn
+	s   *Store
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Txn) error) error {
+	return s.db.View(func(txn *badger.Txn) error { return fn(&Txn{txn: txn, s: s}) })
+}
+
+// Update runs fn in a read-write transaction, committed durably (synced)
+// when fn returns nil; on a conflict it is run again.
+func (s *Store) Update(fn func(*Txn) error) error {
+	return kv.Update(s.db, func(txn *badger.Txn) error { return fn(&Txn{txn: txn, s: s}) })
+}
+
+// State returns a party's state as of t (rules.ErrNotFound if there is
+// none). A returned state is shared: callers must not modify it
+// (State.Next and Clone make new ones).
+func (t *Txn) State(party string) (*rules.State, error) {
+	item, err := t.txn.Get([]byte(pState + party))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, rules.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := t.s.states.Load(party); ok && c.(cachedState).version == item.Version() {
+		return c.(cachedState).state, nil
+	}
+	var st rules.State
+	if err := item.Value(func(raw []byte) error { return json.Unmarshal(raw, &st) }); err != nil {
+		return nil, err
+	}
+	t.s.states.Store(party, cachedState{version: item.Version(), state: &st})
+	return &st, nil
+}
+
+// Read runs fn in a read-only transaction of s and returns its result.
+func Read[T any](s *Store, fn func(*Txn) (T, error)) (T, error) {
+	var out T
+	err := s.View(func(t *Txn) error {
+		var err error
+		out, err = fn(t)
+		return err
+	})
+	return out, err
+}
+
+// State returns a party's state (see Txn.State).
+func (s *Store) State(party string) (*rules.State, error) {
+	return Read(s, func(t *Txn) (*rules.State, error) { return t.State(party) })
+}
+
+// listAll decodes every record under prefix.
+func listAll[T any](t *Txn, prefix string) ([]T, error) {
+	var out []T
+	err := t.list(prefix, func(_ []byte, raw []byte) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// list calls fn with every record under prefix.
+func (t *Txn) list(prefix string, fn func(key, raw []byte) error) error {
+	return kv.List(t.txn, prefix, fn)
+}
+
+func (t *Txn) get(key []byte, v any) error { return kv.GetJSON(t.txn, key, v) }
+
+func (t *Txn) set(key []byte, v any) error { return kv.SetJSON(t.txn, key, v) }
