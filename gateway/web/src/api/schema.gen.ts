@@ -2494,6 +2494,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description `bad_websocket`: not a WebSocket upgrade request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `unauthorized`, `invalid_token` */
             401: {
                 headers: {
