@@ -107,7 +107,7 @@ func BenchmarkDurableWrites(b *testing.B) {
 func joinBenchMember(b *testing.B, s *Service, owner Actor, p string, i int) Actor {
 	b.Helper()
 	a := Actor{AccountID: fmt.Sprintf("acct%d", i), Name: "w", Key: partytest.NewKey(b)}
-	err := s.store.Update(func(t *store.Txn) error {
+	err := s.c.store.Update(func(t *store.Txn) error {
 		st, err := t.State(p)
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func BenchmarkHistoryPage(b *testing.B) {
 	var deepCursor string
 	const perTxn = 5000
 	for start := 0; start < total; start += perTxn {
-		err := s.store.Update(func(t *store.Txn) error {
+		err := s.c.store.Update(func(t *store.Txn) error {
 			msgs := t.Messages(p)
 			for i := start; i < start+perTxn; i++ {
 				hlc := base + uint64(i)

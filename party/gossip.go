@@ -38,14 +38,14 @@ func (c *core) publish(ctx context.Context, party string, env gossipEnvelope) {
 // A message from this node itself is always accepted (it was judged when
 // it was made). Ops beyond the next seq schedule a sync with the sender.
 func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict {
-	if s.net != nil && from == s.net.SelfPeer() {
+	if s.c.net != nil && from == s.c.net.SelfPeer() {
 		return rules.Accept
 	}
 	var env gossipEnvelope
 	if len(data) > rules.MaxMsgPayload*2 || json.Unmarshal(data, &env) != nil {
 		return rules.Reject
 	}
-	st, err := s.store.State(party)
+	st, err := s.c.store.State(party)
 	if err != nil {
 		return rules.Ignore
 	}
@@ -53,7 +53,7 @@ func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict 
 	case env.Type == "msg" && env.Msg != nil:
 		return s.validateMessage(st, from, *env.Msg)
 	case env.Type == "typing" && env.Typ != nil:
-		_, v := rules.JudgeTyping(st, *env.Typ, s.now())
+		_, v := rules.JudgeTyping(st, *env.Typ, s.c.now())
 		return v
 	case env.Type != "op" || env.Op == nil:
 		return rules.Reject
@@ -72,11 +72,11 @@ func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict 
 		// fork, recorded (and the party frozen) before it is dropped.
 		if ours, err := s.ledger.Ops(party, op.Seq, 1); err == nil && len(ours) == 1 && ours[0].Hash() != env.Op.Hash() {
 			sop := *env.Op
-			s.rep.HandOff(func() { s.checkFork(party, sop) })
+			s.c.rep.HandOff(func() { s.checkFork(party, sop) })
 		}
 		return rules.Ignore
 	case op.Seq > st.Seq+1:
-		s.rep.ScheduleSync(party, from)
+		s.c.rep.ScheduleSync(party, from)
 		return rules.Ignore
 	}
 	if _, _, err := st.Next(*env.Op); err != nil {
@@ -88,15 +88,15 @@ func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict 
 // validateMessage judges a gossiped message without storing it.
 func (s *Service) validateMessage(st *rules.State, from string, sm rules.SignedMessage) rules.Verdict {
 	var j rules.Judgement
-	s.store.View(func(t *store.Txn) error {
-		j = rules.JudgeMessage(t.Messages(st.ID), st, sm, s.sigs, s.now())
+	s.c.store.View(func(t *store.Txn) error {
+		j = rules.JudgeMessage(t.Messages(st.ID), st, sm, s.c.sigs, s.c.now())
 		return nil
 	})
 	if j.NeedOps || j.NeedMsgs {
-		s.rep.ScheduleSync(st.ID, from)
+		s.c.rep.ScheduleSync(st.ID, from)
 	}
 	if j.Equiv != nil {
-		s.rep.HandOff(func() { s.recordEquivocation(st.ID, j, sm) })
+		s.c.rep.HandOff(func() { s.c.recordEquivocation(st.ID, j, sm) })
 	}
 	return j.Verdict
 }
@@ -110,23 +110,23 @@ func (s *Service) DeliverGossip(party, from string, data []byte) {
 	switch {
 	case env.Msg != nil:
 		if _, err := s.ledger.addMessages(party, from, []rules.SignedMessage{*env.Msg}); err != nil {
-			s.lg.Debug("gossiped message not stored", "party", party, "err", err)
+			s.c.lg.Debug("gossiped message not stored", "party", party, "err", err)
 		}
 	case env.Typ != nil:
-		st, err := s.store.State(party)
+		st, err := s.c.store.State(party)
 		if err != nil {
 			return
 		}
-		if ty, v := rules.JudgeTyping(st, *env.Typ, s.now()); v == rules.Accept {
-			s.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: rules.Label(st, ty.Author, st.Members[ty.Author].Name)}})
+		if ty, v := rules.JudgeTyping(st, *env.Typ, s.c.now()); v == rules.Accept {
+			s.c.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: rules.Label(st, ty.Author, st.Members[ty.Author].Name)}})
 		}
 	case env.Op != nil:
 		if _, err := s.ledger.apply(party, []rules.SignedOp{*env.Op}, ""); err != nil {
 			if errors.Is(err, errGap) {
-				s.rep.ScheduleSync(party, from)
+				s.c.rep.ScheduleSync(party, from)
 				return
 			}
-			s.lg.Debug("gossiped op not applied", "party", party, "from", from, "err", err)
+			s.c.lg.Debug("gossiped op not applied", "party", party, "from", from, "err", err)
 		}
 	}
 }
@@ -134,39 +134,39 @@ func (s *Service) DeliverGossip(party, from string, data []byte) {
 // checkFork records a conflicting op for a seq this node has applied.
 func (s *Service) checkFork(party string, sop rules.SignedOp) {
 	if _, err := s.ledger.apply(party, []rules.SignedOp{sop}, ""); err != nil {
-		s.lg.Debug("fork check", "party", party, "err", err)
+		s.c.lg.Debug("fork check", "party", party, "err", err)
 	}
 }
 
 // PeerConnected is called when a connection to peer opens: sync every
 // party it serves, and retry joins and leaves waiting for it.
 func (s *Service) PeerConnected(peer string) {
-	s.presence(peer, true)
-	s.eachLocalMember(func(st *rules.State, m *rules.Member) {
+	s.c.presence(peer, true)
+	s.c.eachLocalMember(func(st *rules.State, m *rules.Member) {
 		if m.Peer == peer {
-			s.rep.ScheduleSync(st.ID, peer)
+			s.c.rep.ScheduleSync(st.ID, peer)
 		}
 	})
-	s.rep.RetryNow()
+	s.c.rep.RetryNow()
 }
 
 // PeerDisconnected is called when the last connection to peer closes.
-func (s *Service) PeerDisconnected(peer string) { s.presence(peer, false) }
+func (s *Service) PeerDisconnected(peer string) { s.c.presence(peer, false) }
 
 // WantedPeers are the nodes this node should stay connected to: the home
 // nodes of members of its parties, and owners it waits for.
 func (s *Service) WantedPeers() map[string][]string {
 	out := map[string][]string{}
 	self := ""
-	if s.net != nil {
-		self = s.net.SelfPeer()
+	if s.c.net != nil {
+		self = s.c.net.SelfPeer()
 	}
 	add := func(peer string, addrs []string) {
 		if peer != "" && peer != self {
 			out[peer] = append(out[peer], addrs...)
 		}
 	}
-	s.store.View(func(t *store.Txn) error {
+	s.c.store.View(func(t *store.Txn) error {
 		ms, _ := t.Memberships("")
 		seen := map[string]bool{}
 		for _, m := range ms {
@@ -195,6 +195,6 @@ func (s *Service) WantedPeers() map[string][]string {
 // AllowPeer reports whether peer is the home node of a member of party,
 // and so may join the party's GossipSub mesh.
 func (s *Service) AllowPeer(party, peer string) bool {
-	st, err := s.store.State(party)
+	st, err := s.c.store.State(party)
 	return err == nil && st.MemberByPeer(peer)
 }

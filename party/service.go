@@ -79,7 +79,7 @@ type Config struct {
 // Parties (parties, topics, invites, members) and Chat (messages); the
 // network calls the rest (gossip, requests, connections).
 type Service struct {
-	*core
+	c       *core
 	parties *Parties
 	chat    *Chat
 	ledger  *ledger
@@ -120,7 +120,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	c := &core{cfg: cfg, store: store.New(cfg.DB), keys: cfg.Keys, lg: cfg.Logger, now: cfg.Now,
 		hlc: rules.NewHLC(cfg.Now), sigs: rules.NewSigCache(8192), ctx: context.Background()}
-	s := &Service{core: c, ledger: &ledger{c}}
+	s := &Service{c: c, ledger: &ledger{c}}
 	s.parties = &Parties{c: c, ledger: s.ledger}
 	s.chat = newChat(c, s.ledger)
 	c.rep = replica.New(replica.Config{Log: s.ledger, Logger: cfg.Logger, Now: cfg.Now,
@@ -136,20 +136,20 @@ func (s *Service) Parties() *Parties { return s.parties }
 func (s *Service) Chat() *Chat { return s.chat }
 
 // SetEventSink sets where events go. Call it before Start.
-func (s *Service) SetEventSink(sink EventSink) { s.sink = sink }
+func (s *Service) SetEventSink(sink EventSink) { s.c.sink = sink }
 
 // Start joins the topics of every local party and starts the committer
 // and the replication loops, until ctx ends or Close is called.
 func (s *Service) Start(ctx context.Context, net Network) error {
-	s.net = net
-	s.ctx = ctx
+	s.c.net = net
+	s.c.ctx = ctx
 	for _, st := range s.ledger.Held() {
 		if err := net.JoinTopic(st.ID); err != nil {
 			return fmt.Errorf("party %s: join topic: %w", st.ID, err)
 		}
 	}
 	s.chat.start(ctx)
-	s.rep.Start(ctx, net)
+	s.c.rep.Start(ctx, net)
 	net.PeersChanged()
 	return nil
 }
@@ -158,14 +158,14 @@ func (s *Service) Start(ctx context.Context, net Network) error {
 // Start, and waits for them. Safe to call twice.
 func (s *Service) Close() error {
 	s.once.Do(func() {
-		s.rep.Close()
+		s.c.rep.Close()
 		s.chat.stop()
 	})
 	return nil
 }
 
 // State returns the replicated state of a party this node holds.
-func (s *Service) State(party string) (*rules.State, error) { return s.store.State(party) }
+func (s *Service) State(party string) (*rules.State, error) { return s.c.store.State(party) }
 
 // Ops returns up to limit ops of party from seq from.
 func (s *Service) Ops(party string, from uint64, limit int) ([]rules.SignedOp, error) {
@@ -174,11 +174,11 @@ func (s *Service) Ops(party string, from uint64, limit int) ([]rules.SignedOp, e
 
 // Forks returns the fork evidence recorded for party.
 func (s *Service) Forks(party string) ([]store.ForkEvidence, error) {
-	return store.Read(s.store, func(t *store.Txn) ([]store.ForkEvidence, error) { return t.Forks(party) })
+	return store.Read(s.c.store, func(t *store.Txn) ([]store.ForkEvidence, error) { return t.Forks(party) })
 }
 
 // HandleRequest answers one request frame of the replication protocol
 // from peer `from`.
 func (s *Service) HandleRequest(ctx context.Context, from string, raw []byte) []byte {
-	return s.rep.HandleRequest(ctx, from, raw)
+	return s.c.rep.HandleRequest(ctx, from, raw)
 }
