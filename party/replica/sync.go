@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -225,4 +226,65 @@ func (r *Replica) roundTrip(peer string, addrs []string, req []byte, timeout tim
 		return fmt.Errorf("%w: malformed response: %v", rules.ErrBadRequest, err)
 	}
 	return nil
+}
+
+// The answering side of op and message sync.
+
+func (r *Replica) handleSync(from string, req Request) (Response, error) {
+	var sr SyncRequest
+	if err := json.Unmarshal(req.Payload, &sr); err != nil || sr.Party == "" {
+		return Response{}, fmt.Errorf("%w: sync request", rules.ErrBadRequest)
+	}
+	st, err := r.log.State(sr.Party)
+	if errors.Is(err, rules.ErrNotFound) || (err == nil && !st.Peers[from]) {
+		return Response{}, rules.ErrNotMember // the same whether or not we hold the party
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	// A member node gets the whole log; the node of members who all left
+	// or were kicked gets it up to the op that removed the last of them
+	// (so it learns that), and nothing after.
+	upTo := st.Seq
+	if !st.MemberByPeer(from) {
+		if g, ok := st.Gone[from]; ok {
+			upTo = g
+		}
+	}
+	ops, err := r.log.Ops(sr.Party, max(sr.From, 1), syncBatch)
+	if err != nil {
+		return Response{}, err
+	}
+	for i, op := range ops {
+		if seqOf(op) > upTo {
+			ops = ops[:i]
+			break
+		}
+	}
+	more := len(ops) > 0 && seqOf(ops[len(ops)-1]) < upTo
+	return Response{Ops: ops, More: more}, nil
+}
+
+func seqOf(sop rules.SignedOp) uint64 {
+	op, _ := sop.Decode()
+	return op.Seq
+}
+
+func (r *Replica) handleMsgSync(from string, req Request) (MsgSyncResponse, error) {
+	var mr MsgSyncRequest
+	if err := json.Unmarshal(req.Payload, &mr); err != nil || mr.Party == "" || len(mr.Heads) > 1000 {
+		return MsgSyncResponse{}, fmt.Errorf("%w: message sync request", rules.ErrBadRequest)
+	}
+	st, err := r.log.State(mr.Party)
+	if errors.Is(err, rules.ErrNotFound) || (err == nil && !st.MemberByPeer(from)) {
+		return MsgSyncResponse{}, rules.ErrNotMember // the same whether or not we hold the party
+	}
+	if err != nil {
+		return MsgSyncResponse{}, err
+	}
+	out, more, err := r.log.MessagesAfter(mr.Party, mr.Heads, msgSyncBatch)
+	if err != nil {
+		return MsgSyncResponse{}, err
+	}
+	return MsgSyncResponse{Messages: out, More: more}, nil
 }

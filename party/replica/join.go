@@ -1,0 +1,101 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chatterbox/chatterbox/party/rules"
+)
+
+// Joining, both sides: a joiner's node sends its signed request to the
+// owner's node (Join), which admits it by sequencing a member.join op
+// and answers with the log (handleJoin).
+
+// Join sends a signed join request for party to the owner's node and
+// applies the log it answers with. It returns nil when the log was
+// applied, rules.ErrUnreachable when the owner's node could not be asked,
+// or the owner's refusal.
+func (r *Replica) Join(party, ownerPeer string, addrs []string, req []byte) error {
+	var resp Response
+	if err := r.roundTrip(ownerPeer, addrs, req, r.cfg.RequestTimeout, &resp); err != nil {
+		return err
+	}
+	if resp.Error != "" {
+		return rules.ErrorFromCode(resp.Error)
+	}
+	if _, err := r.log.Apply(party, resp.Ops, party); err != nil {
+		return err
+	}
+	if resp.More {
+		r.SyncWith(party, ownerPeer)
+	}
+	return nil
+}
+
+func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Response, error) {
+	var jr JoinRequest
+	if err := OpenSigned(req, rules.JoinDomain, &jr, func() string { return jr.Member }); err != nil {
+		return Response{}, err
+	}
+	if jr.Peer != from {
+		return Response{}, fmt.Errorf("%w: request names peer %s but came from %s", rules.ErrBadRequest, jr.Peer, from)
+	}
+	inv, _, err := rules.ParseInvite(jr.Token)
+	if err != nil {
+		return Response{}, err
+	}
+	if err := rules.CheckMemberName(jr.Name); err != nil {
+		return Response{}, err
+	}
+	reqID := payloadHash(req.Payload)
+	// Member nodes will dial the joiner at these addresses: take the ones
+	// its request came from, never the ones it declares (which could aim
+	// every member at a third party's ports).
+	addrs := r.net.ObservedAddrs(from)
+	if len(addrs) > 16 {
+		addrs = addrs[:16]
+	}
+	build := func(st *rules.State) (any, error) {
+		if st.Owner != inv.Owner {
+			return nil, fmt.Errorf("%w: signed by a key that does not own the party", rules.ErrInviteInvalid)
+		}
+		if st.Members[jr.Member] != nil {
+			if st.UsedJoinReq[reqID] {
+				return nil, ErrDone // a retry of a request whose answer was lost
+			}
+			return nil, rules.ErrAlreadyMember
+		}
+		_, banned := st.Banned[jr.Member]
+		switch {
+		case st.UsedJoinReq[reqID]:
+			return nil, rules.ErrReplayed
+		case banned:
+			return nil, rules.ErrBanned
+		case st.Frozen:
+			return nil, rules.ErrFrozen
+		case st.Revoked[inv.ID]:
+			return nil, rules.ErrInviteRevoked
+		case inv.Expired(r.cfg.Now()):
+			return nil, rules.ErrInviteExpired
+		case inv.MaxUses > 0 && st.InviteUses[inv.ID] >= inv.MaxUses:
+			return nil, rules.ErrInviteUsedUp
+		case len(st.Members) >= st.Limits.Members:
+			return nil, rules.ErrPartyFull
+		}
+		return rules.JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: st.FreeSeat(),
+			Invite: inv.ID, InviteMax: inv.MaxUses, RequestSig: reqID}, nil
+	}
+	st, err := r.log.Sequence(ctx, inv.Party, rules.KindMemberJoin, build)
+	if err != nil && !errors.Is(err, ErrDone) {
+		return Response{}, err
+	}
+	if st != nil && st.Members[jr.Member] != nil {
+		r.lg.Info("admitted member", "party", inv.Party, "member", jr.Member, "seat", st.Members[jr.Member].Seat)
+	}
+	ops, err := r.log.Ops(inv.Party, 1, syncBatch)
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{Ops: ops, More: len(ops) == syncBatch}, nil
+}
