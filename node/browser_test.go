@@ -64,25 +64,38 @@ func newChrome(t *testing.T, name, exe, base string) *chrome {
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1280, 800),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	b := &chrome{t: t, name: name, ctx: ctx, base: base}
-	chromedp.ListenTarget(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, string(a.Value))
+	// Two headless Chromiums starting at once on 2 busy cores now and then
+	// exit before printing their DevTools address ("chrome failed to
+	// start" with no reason); that is the harness, not the app: try again.
+	var b *chrome
+	var err error
+	for attempt := range 3 {
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		b = &chrome{t: t, name: name, ctx: ctx, base: base}
+		chromedp.ListenTarget(ctx, func(ev any) {
+			switch ev := ev.(type) {
+			case *runtime.EventConsoleAPICalled:
+				if ev.Type == runtime.APITypeError {
+					var parts []string
+					for _, a := range ev.Args {
+						parts = append(parts, string(a.Value))
+					}
+					b.record("console error: " + strings.Join(parts, " "))
 				}
-				b.record("console error: " + strings.Join(parts, " "))
+			case *runtime.EventExceptionThrown:
+				b.record("exception: " + ev.ExceptionDetails.Error())
 			}
-		case *runtime.EventExceptionThrown:
-			b.record("exception: " + ev.ExceptionDetails.Error())
+		})
+		if err = chromedp.Run(ctx); err == nil {
+			t.Cleanup(func() { cancel(); cancelAlloc() })
+			break
 		}
-	})
-	if err := chromedp.Run(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		t.Logf("%s: chromium did not start (attempt %d): %v", name, attempt+1, err)
+	}
+	if err != nil {
 		t.Fatalf("%s: start chromium: %v", name, err)
 	}
 	return b
