@@ -168,7 +168,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	opts := badger.DefaultOptions(filepath.Join(n.cfg.DataDir, "db")).
-		WithSyncWrites(true). // an acknowledged write survives a crash
+		// Durability is chosen per write: kv.Update syncs before it
+		// returns (accounts, own posts, sequenced ops: whatever is
+		// acknowledged survives a crash); messages received from other
+		// nodes are synced by the party service's flusher within a second,
+		// and catch-up brings back any a crash loses. A sync per received
+		// message cost one fsync per message per node (BENCHMARKS.md).
+		WithSyncWrites(false).
 		WithLogger(badgerLogger{n.log.With("component", "badger")}).
 		// A personal node holds little data; Badger's server-sized
 		// defaults (64 MiB memtables, 256 MiB block cache) would dominate

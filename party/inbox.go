@@ -55,7 +55,10 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 		stored          int
 		gaps            []rules.Message
 	)
-	err := l.c.store.Update(func(t *store.Txn) error {
+	// Received messages are committed without a sync of their own (the
+	// flusher syncs within FlushInterval): another node holds each and
+	// catch-up brings back any a crash loses.
+	err := l.c.store.UpdateLazy(func(t *store.Txn) error {
 		events, needOps, needMs, equivs, stored, gaps = nil, false, false, nil, 0, nil
 		st, err := t.State(party)
 		if err != nil {

@@ -72,6 +72,11 @@ type Config struct {
 	// SyncTimeout bounds one sync round trip; zero means 5 s (or
 	// RequestTimeout if that is shorter).
 	SyncTimeout time.Duration
+	// FlushInterval bounds how long a message received from another node
+	// may stay committed but not synced to disk; zero means 1 second.
+	// What this node acknowledges (its own posts, ops it sequences) is
+	// synced before the answer.
+	FlushInterval time.Duration
 }
 
 // Service runs the parties of one node. New builds it; Start starts its
@@ -84,6 +89,9 @@ type Service struct {
 	chat    *Chat
 	ledger  *ledger
 	once    sync.Once
+	// The flusher: syncs lazy writes every FlushInterval.
+	stopFlush context.CancelFunc
+	flushed   chan struct{}
 }
 
 // core is what the parts of the service share: storage, keys, clocks, the
@@ -118,6 +126,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
 	c := &core{cfg: cfg, store: store.New(cfg.DB), keys: cfg.Keys, lg: cfg.Logger, now: cfg.Now,
 		hlc: rules.NewHLC(cfg.Now), sigs: rules.NewSigCache(8192), ctx: context.Background()}
 	s := &Service{c: c, ledger: &ledger{c}}
@@ -138,8 +149,8 @@ func (s *Service) Chat() *Chat { return s.chat }
 // SetEventSink sets where events go. Call it before Start.
 func (s *Service) SetEventSink(sink EventSink) { s.c.sink = sink }
 
-// Start joins the topics of every local party and starts the committer
-// and the replication loops, until ctx ends or Close is called.
+// Start joins the topics of every local party and starts the flusher, the
+// committer and the replication loops, until ctx ends or Close is called.
 func (s *Service) Start(ctx context.Context, net Network) error {
 	s.c.net = net
 	s.c.ctx = ctx
@@ -154,14 +165,44 @@ func (s *Service) Start(ctx context.Context, net Network) error {
 	return nil
 }
 
-// Close stops the replication loops and the committer, the reverse of
-// Start, and waits for them. Safe to call twice.
+// Close stops the replication loops, the committer and the flusher (which
+// syncs what is left), the reverse of Start, and waits for them. Safe to
+// call twice.
 func (s *Service) Close() error {
 	s.once.Do(func() {
 		s.c.rep.Close()
 		s.chat.stop()
+		if s.stopFlush != nil {
+			s.stopFlush()
+			<-s.flushed
+		}
 	})
 	return nil
+}
+
+// startFlusher syncs lazy writes (received messages) every FlushInterval
+// and once more when it stops.
+func (s *Service) startFlusher(ctx context.Context) {
+	ctx, s.stopFlush = context.WithCancel(ctx)
+	s.flushed = make(chan struct{})
+	go func() {
+		defer close(s.flushed)
+		tick := time.NewTicker(s.c.cfg.FlushInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				if err := s.c.store.Flush(); err != nil {
+					s.c.lg.Error("sync received messages to disk", "err", err)
+				}
+				return
+			case <-tick.C:
+				if err := s.c.store.Flush(); err != nil {
+					s.c.lg.Error("sync received messages to disk", "err", err)
+				}
+			}
+		}
+	}()
 }
 
 // State returns the replicated state of a party this node holds.

@@ -72,8 +72,23 @@ func DeletePrefix(txn *badger.Txn, prefix []byte) error {
 }
 
 // Update runs fn in a read-write transaction, retrying on Badger's
-// optimistic-concurrency conflicts so that concurrent callers serialise.
+// optimistic-concurrency conflicts so that concurrent callers serialise,
+// and syncs it to disk before it returns: what a caller acknowledges
+// after Update survives a crash, whether or not the database syncs every
+// write by itself.
 func Update(db *badger.DB, fn func(txn *badger.Txn) error) error {
+	if err := UpdateLazy(db, fn); err != nil {
+		return err
+	}
+	return db.Sync()
+}
+
+// UpdateLazy is Update without the sync: the write is committed and seen
+// by every later read, and reaches the disk with the next sync (any
+// Update, or a periodic flush). For data another node can send again —
+// messages received from the network — so that each does not cost an
+// fsync.
+func UpdateLazy(db *badger.DB, fn func(txn *badger.Txn) error) error {
 	const attempts = 8
 	var err error
 	for range attempts {

@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -59,6 +60,7 @@ type Store struct {
 	// record (party id → cachedState), so the hot paths (every message
 	// judged, every event fanned out) do not decode JSON again.
 	states sync.Map
+	dirty  atomic.Bool // lazy writes not yet synced
 }
 
 type cachedState struct {
@@ -84,6 +86,26 @@ func (s *Store) View(fn func(*Txn) error) error {
 // when fn returns nil; on a conflict it is run again.
 func (s *Store) Update(fn func(*Txn) error) error {
 	return kv.Update(s.db, func(txn *badger.Txn) error { return fn(&Txn{txn: txn, s: s}) })
+}
+
+// UpdateLazy is Update committed but not synced: it reaches the disk with
+// the next Update or Flush. For what other nodes can send again (received
+// messages); a node that crashes before the flush fetches them by
+// catch-up.
+func (s *Store) UpdateLazy(fn func(*Txn) error) error {
+	err := kv.UpdateLazy(s.db, func(txn *badger.Txn) error { return fn(&Txn{txn: txn, s: s}) })
+	if err == nil {
+		s.dirty.Store(true)
+	}
+	return err
+}
+
+// Flush syncs lazy writes to disk, if there are any.
+func (s *Store) Flush() error {
+	if !s.dirty.Swap(false) {
+		return nil
+	}
+	return s.db.Sync()
 }
 
 // State returns a party's state as of t (rules.ErrNotFound if there is
