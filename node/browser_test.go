@@ -201,6 +201,11 @@ func (b *chrome) openTopic(name string) {
 
 const topicsOffScreen = `(() => { const r = document.querySelector('nav[aria-label=Topics]').getBoundingClientRect(); return r.right <= 0 || r.left >= innerWidth; })()`
 
+// topicsAtRest holds once the folded navigation is on screen and stood
+// still between two polls: a click while it still slides can land beside
+// its target.
+const topicsAtRest = `(() => { const r = document.querySelector('nav[aria-label=Topics]').getBoundingClientRect(); const still = window.__topicsLeft === r.left; window.__topicsLeft = r.left; return still && r.left >= 0 && r.right <= innerWidth && r.width > 0; })()`
+
 // waitJS polls a JavaScript condition until it holds.
 func waitJS(expr string) chromedp.Action {
 	return chromedp.ActionFunc(func(ctx context.Context) error {
@@ -423,6 +428,7 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 		chromedp.FullScreenshot(&phone, 100),
 		chromedp.Click(`button[aria-label="Parties and topics"]`),
 		chromedp.WaitVisible(`//nav[@aria-label="Topics"]//button[contains(., "novels")]`, chromedp.BySearch),
+		waitJS(topicsAtRest),
 		chromedp.Click(`//nav[@aria-label="Topics"]//button[contains(., "novels")]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//*[@data-testid="topic-name"][contains(., "# novels")]`, chromedp.BySearch),
 		waitJS(topicsOffScreen),
