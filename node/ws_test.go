@@ -142,3 +142,30 @@ func overflowed(c *websocket.Conn) (bool, error) {
 		}
 	}
 }
+
+// A kicked account on the owner's own node hears the kick and nothing of
+// the party after it, while a member still there hears everything: the
+// hub's membership view follows the log at once.
+func TestKickedAccountHearsNothingAfter(t *testing.T) {
+	n := nodetest.Start(t, 1)[0]
+	ann, bob, cat := signUp(t, n, "Ann"), signUp(t, n, "Bob"), signUp(t, n, "Cat")
+	partyID, topic := partyOf(t, ann, bob, cat)
+	wb, wc := dialWS(t, bob), dialWS(t, cat)
+	msgs := "/api/parties/" + partyID + "/topics/" + topic + "/messages"
+	before := ann.c.Must(201, "POST", msgs, map[string]string{"body": "before"}).String("id")
+	nodetest.Eventually(t, converge, "Bob's socket to hear the first post", func() bool { return wb.created()[before] == 1 })
+	ann.c.Must(204, "DELETE", "/api/parties/"+partyID+"/members/"+bob.memberID, nil)
+	nodetest.Eventually(t, converge, "Bob's socket to hear the kick", func() bool { return wb.hasEvent("member.left") })
+	after := ann.c.Must(201, "POST", msgs, map[string]string{"body": "after"}).String("id")
+	// Cat hears the post; by then the hub has judged Bob's socket too
+	// (one hub fans each event out to every client in order).
+	nodetest.Eventually(t, converge, "Cat's socket to hear the second post", func() bool { return wc.created()[after] == 1 })
+	ann.c.Must(201, "POST", msgs, map[string]string{"body": "a marker for Cat"})
+	nodetest.Eventually(t, converge, "Cat's socket to hear the marker", func() bool { return len(wc.created()) == 3 })
+	if n := wb.created()[after]; n != 0 {
+		t.Fatalf("a kicked account's socket heard a post made after the kick")
+	}
+	if len(wb.created()) != 1 {
+		t.Fatalf("Bob's socket heard %d posts, want only the one before the kick", len(wb.created()))
+	}
+}

@@ -234,8 +234,6 @@ func (p *Parties) Get(a Actor, party string) (View, error) {
 	return p.c.view(st, m.Member), nil
 }
 
-// IsMember reports whether a local account is an active member of party.
-func (p *Parties) IsMember(accountID, party string) bool {
-	m, err := p.c.membership(accountID, party)
-	return err == nil && m.Status == store.StatusMember
-}
+// IsMember reports whether a local account is an active member of party
+// (from memory: the WebSocket hub asks it for every client and event).
+func (p *Parties) IsMember(accountID, party string) bool { return p.c.store.Member(accountID, party) }

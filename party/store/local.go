@@ -74,10 +74,14 @@ func (t *Txn) Memberships(account string) ([]Membership, error) {
 }
 
 // PutMembership stores m.
-func (t *Txn) PutMembership(m Membership) error { return t.set(mineKey(m.Account, m.Party), m) }
+func (t *Txn) PutMembership(m Membership) error {
+	t.wroteMine = true
+	return t.set(mineKey(m.Account, m.Party), m)
+}
 
 // DeleteMembership deletes an account's membership of party.
 func (t *Txn) DeleteMembership(account, party string) error {
+	t.wroteMine = true
 	return t.txn.Delete(mineKey(account, party))
 }
 

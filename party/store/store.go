@@ -61,6 +61,15 @@ type Store struct {
 	// judged, every event fanned out) do not decode JSON again.
 	states sync.Map
 	dirty  atomic.Bool // lazy writes not yet synced
+	// The in-memory view of local memberships (see Member): rebuilt when
+	// mineVersion moved, which a committed membership write does.
+	mineVersion atomic.Uint64
+	mine        atomic.Pointer[mineView]
+}
+
+type mineView struct {
+	version uint64
+	members map[string]bool // account + "/" + party, active members only
 }
 
 type cachedState struct {
@@ -75,6 +84,9 @@ func New(db *badger.DB) *Store { return &Store{db: db} }
 type Txn struct {
 	txn *badger.Txn
 	s   *Store
+	// wroteMine: a membership was written (the view is rebuilt after the
+	// commit).
+	wroteMine bool
 }
 
 // View runs fn in a read-only transaction.
@@ -85,7 +97,47 @@ func (s *Store) View(fn func(*Txn) error) error {
 // Update runs fn in a read-write transaction, committed durably (synced)
 // when fn returns nil; on a conflict it is run again.
 func (s *Store) Update(fn func(*Txn) error) error {
-	return kv.Update(s.db, func(txn *badger.Txn) error { return fn(&Txn{txn: txn, s: s}) })
+	return s.update(kv.Update, fn)
+}
+
+// update runs fn through commit (kv.Update or kv.UpdateLazy) and, once a
+// transaction that wrote memberships has committed, invalidates the
+// membership view.
+func (s *Store) update(commit func(*badger.DB, func(*badger.Txn) error) error, fn func(*Txn) error) error {
+	var wroteMine bool
+	err := commit(s.db, func(txn *badger.Txn) error {
+		t := &Txn{txn: txn, s: s}
+		err := fn(t)
+		wroteMine = t.wroteMine
+		return err
+	})
+	if wroteMine {
+		s.mineVersion.Add(1)
+	}
+	return err
+}
+
+// Member reports whether a local account is an active member of party,
+// from an in-memory view of the committed memberships (the WebSocket hub
+// asks this for every client and every event).
+func (s *Store) Member(account, party string) bool {
+	v := s.mine.Load()
+	if now := s.mineVersion.Load(); v == nil || v.version != now {
+		// The version is read before the scan: a write committed during
+		// it moves the version again, and the next call rebuilds.
+		v = &mineView{version: now, members: map[string]bool{}}
+		s.View(func(t *Txn) error {
+			ms, err := t.Memberships("")
+			for _, m := range ms {
+				if m.Status == StatusMember {
+					v.members[m.Account+"/"+m.Party] = true
+				}
+			}
+			return err
+		})
+		s.mine.Store(v)
+	}
+	return v.members[account+"/"+party]
 }
 
 // UpdateLazy is Update committed but not synced: it reaches the disk with
@@ -93,7 +145,7 @@ func (s *Store) Update(fn func(*Txn) error) error {
 // messages); a node that crashes before the flush fetches them by
 // catch-up.
 func (s *Store) UpdateLazy(fn func(*Txn) error) error {
-	err := kv.UpdateLazy(s.db, func(txn *badger.Txn) error { return fn(&Txn{txn: txn, s: s}) })
+	err := s.update(kv.UpdateLazy, fn)
 	if err == nil {
 		s.dirty.Store(true)
 	}

@@ -118,3 +118,39 @@ func TestMessagesOnBadger(t *testing.T) {
 		t.Fatalf("target after edit, delete, edit: %+v", got)
 	}
 }
+
+// The in-memory membership view follows committed writes: a member is
+// seen at once, a removed one at once, a pending join never, and a
+// transaction that fails changes nothing.
+func TestMembershipView(t *testing.T) {
+	s := open(t)
+	put := func(m store.Membership) {
+		t.Helper()
+		if err := s.Update(func(tx *store.Txn) error { return tx.PutMembership(m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Member("acct", "p1") {
+		t.Fatal("an empty store has a member")
+	}
+	put(store.Membership{Account: "acct", Party: "p1", Status: store.StatusMember})
+	put(store.Membership{Account: "acct", Party: "p2", Status: store.StatusPending})
+	if !s.Member("acct", "p1") || s.Member("acct", "p2") || s.Member("other", "p1") {
+		t.Fatal("the view does not follow the memberships written")
+	}
+	failed := s.Update(func(tx *store.Txn) error {
+		if err := tx.DeleteMembership("acct", "p1"); err != nil {
+			return err
+		}
+		return rules.ErrInvalidOp // abort: nothing is committed
+	})
+	if failed == nil || !s.Member("acct", "p1") {
+		t.Fatal("an aborted delete removed the member from the view")
+	}
+	if err := s.Update(func(tx *store.Txn) error { return tx.DeleteMembership("acct", "p1") }); err != nil {
+		t.Fatal(err)
+	}
+	if s.Member("acct", "p1") {
+		t.Fatal("a removed member is still in the view")
+	}
+}
