@@ -24,6 +24,9 @@ func (fakeNode) PeerID() string       { return "12D3KooWTest" }
 func (fakeNode) Addrs() []string      { return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"} }
 func (fakeNode) Reachability() string { return "Private" }
 func (fakeNode) Relays() []string     { return []string{"12D3KooWRelay"} }
+func (fakeNode) Traffic() Traffic {
+	return Traffic{BytesIn: 1234, BytesOut: 567, RateIn: 12.5, RateOut: 3}
+}
 
 // testServer runs the real gateway handler with a real identity service on
 // a Badger database in a temp dir.
@@ -291,7 +294,9 @@ func TestNodeHealthAndFallbacks(t *testing.T) {
 	expect(t, do(t, srv, "GET", "/healthz", nil), 200, "")
 	n := do(t, srv, "GET", "/api/node", nil)
 	expect(t, n, 200, "")
-	if n.str("peerId") != "12D3KooWTest" || n.str("version") != "test" || len(n.Body["addrs"].([]any)) != 1 {
+	traffic, _ := n.Body["traffic"].(map[string]any)
+	if n.str("peerId") != "12D3KooWTest" || n.str("version") != "test" || len(n.Body["addrs"].([]any)) != 1 ||
+		traffic["bytesIn"] != 1234.0 || traffic["rateOut"] != 3.0 {
 		t.Fatalf("node = %s", n.Raw)
 	}
 	expect(t, do(t, srv, "GET", "/api/nothing-here", nil), 404, "not_found")

@@ -16,6 +16,7 @@ type nodeView struct {
 	Reachability string   `json:"reachability"`
 	Relays       []string `json:"relays"`
 	Version      string   `json:"version"`
+	Traffic      Traffic  `json:"traffic"`
 }
 
 func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
@@ -25,6 +26,7 @@ func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
 		v.Addrs = append(v.Addrs, s.cfg.Node.Addrs()...)
 		v.Reachability = s.cfg.Node.Reachability()
 		v.Relays = append(v.Relays, s.cfg.Node.Relays()...)
+		v.Traffic = s.cfg.Node.Traffic()
 	}
 	writeJSON(w, http.StatusOK, v)
 }

@@ -32,6 +32,16 @@ type NodeInfo interface {
 	Reachability() string
 	// Relays are the peer IDs of relays holding a reservation for us.
 	Relays() []string
+	// Traffic is what the node sent and received over libp2p.
+	Traffic() Traffic
+}
+
+// Traffic is a node's libp2p stream bytes since start and current rates.
+type Traffic struct {
+	BytesIn  int64   `json:"bytesIn"`
+	BytesOut int64   `json:"bytesOut"`
+	RateIn   float64 `json:"rateIn"`
+	RateOut  float64 `json:"rateOut"`
 }
 
 // Config configures a Server.

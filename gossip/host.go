@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"fmt"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"slices"
 	"strconv"
 	"time"
@@ -90,6 +91,9 @@ type HostConfig struct {
 	// Version goes into the libp2p user agent, "chatterbox/<version>";
 	// empty means "dev".
 	Version string
+	// Bandwidth, when set, counts the bytes of every stream (payload
+	// bytes above the security and muxer layers).
+	Bandwidth metrics.Reporter
 }
 
 // Connection limits for a personal node: a handful of parties of ten
@@ -191,6 +195,9 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	}
 	if cfg.PortMap {
 		opts = append(opts, libp2p.NATPortMap())
+	}
+	if cfg.Bandwidth != nil {
+		opts = append(opts, libp2p.BandwidthReporter(cfg.Bandwidth))
 	}
 	if len(announce) > 0 {
 		opts = append(opts, libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {

@@ -197,6 +197,15 @@ func TestMessagesReachEveryNodeOnce(t *testing.T) {
 			return strings.Join(ids(history(t, u, partyID, topic, 7)), ",") == strings.Join(ref, ",")
 		})
 	}
+	// Every node counts at least the bodies it received from the others in
+	// its traffic figures (totals are updated about once a second).
+	minIn := float64((len(users) - 1) * perUser * len("hi 0 from U0"))
+	for i, u := range users {
+		nodetest.Eventually(t, converge, fmt.Sprintf("node %d to count ≥ %.0f bytes in", i, minIn), func() bool {
+			traffic := u.c.Must(200, "GET", "/api/node", nil).JSON["traffic"].(map[string]any)
+			return traffic["bytesIn"].(float64) >= minIn && traffic["bytesOut"].(float64) > 0
+		})
+	}
 }
 
 func TestEditDeleteAndValidation(t *testing.T) {

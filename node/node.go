@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -100,6 +101,8 @@ type Node struct {
 	gw   *gateway.Server
 	// gater bans peers cut off for their GossipSub score.
 	gater *gossip.Gater
+	// traffic counts libp2p stream bytes for GET /api/node.
+	traffic *metrics.BandwidthCounter
 	// ctx is the node's root context, passed down to the parts that run
 	// background work; cancel ends it once they are all closed.
 	ctx    context.Context
@@ -195,7 +198,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.gater = gossip.NewGater()
-	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater, Version: n.cfg.Version,
+	n.traffic = metrics.NewBandwidthCounter()
+	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater, Version: n.cfg.Version, Bandwidth: n.traffic,
 		Relays: n.cfg.Network.Relays, Announce: n.cfg.Network.Announce, RelayService: n.cfg.Network.RelayService,
 		Reachability: gossip.Reachability(n.cfg.Network.Reachability), PortMap: n.cfg.Network.PortMap}); err != nil {
 		return err
@@ -382,6 +386,17 @@ func (n *Node) Relays() []string {
 		return nil
 	}
 	return n.net.Relays()
+}
+
+// Traffic is what the node has sent and received over libp2p streams since
+// it started, and the current rates (bytes per second, smoothed over a
+// few seconds).
+func (n *Node) Traffic() gateway.Traffic {
+	if n.traffic == nil {
+		return gateway.Traffic{}
+	}
+	t := n.traffic.GetBandwidthTotals()
+	return gateway.Traffic{BytesIn: t.TotalIn, BytesOut: t.TotalOut, RateIn: t.RateIn, RateOut: t.RateOut}
 }
 
 // Addrs are the node's dialable libp2p addresses, each ending in /p2p/<id>.

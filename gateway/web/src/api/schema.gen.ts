@@ -1062,6 +1062,15 @@ export interface operations {
                         /** @description peer IDs of relays holding a reservation for this node */
                         relays: string[];
                         version: string;
+                        /** @description Bytes this node sent and received over libp2p streams since it started (payload above encryption and multiplexing), and the current rates in bytes per second, smoothed over a few seconds. */
+                        traffic: {
+                            /** Format: int64 */
+                            bytesIn: number;
+                            /** Format: int64 */
+                            bytesOut: number;
+                            rateIn: number;
+                            rateOut: number;
+                        };
                     };
                 };
             };
