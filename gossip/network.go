@@ -98,6 +98,12 @@ type Domain interface {
 	// AllowPeer reports whether peer may be in party's mesh (it is the home
 	// node of a member).
 	AllowPeer(party, peer string) bool
+	// MeshJoined is told when peer entered this node's mesh for party's
+	// topic. GossipSub does not send a peer that joins a mesh what was
+	// published before: a message posted while the mesh was forming (right
+	// after a join, a restart or a reconnect) reached no one, so the two
+	// should compare what they hold.
+	MeshJoined(party, peer string)
 }
 
 // NetworkConfig tunes a Network; the zero value is usable.
@@ -135,6 +141,7 @@ type Network struct {
 
 	redial    chan struct{}
 	connected chan peerEvent
+	grafts    chan graft
 
 	mu      sync.Mutex
 	topics  map[string]*partyTopic     // guarded by mu
@@ -159,6 +166,30 @@ type redialBackoff struct {
 	next time.Time
 }
 
+// graft is a peer entering our mesh for a topic.
+type graft struct {
+	peer  peer.ID
+	topic string
+}
+
+// maxPendingGrafts bounds the grafts waiting for the loop; beyond it they
+// are dropped (the periodic sync covers what they would have).
+const maxPendingGrafts = 256
+
+// meshTracer passes GossipSub's grafts to the network's loop; pubsub calls
+// it on its event loop, so it only queues.
+type meshTracer struct {
+	noopTracer
+	grafts chan<- graft
+}
+
+func (t meshTracer) Graft(p peer.ID, topic string) {
+	select {
+	case t.grafts <- graft{peer: p, topic: topic}:
+	default:
+	}
+}
+
 type peerEvent struct {
 	id peer.ID
 	up bool
@@ -171,20 +202,20 @@ type partyTopic struct {
 	done   chan struct{}
 }
 
-// gossipParams are GossipSub's defaults with a 200 ms heartbeat instead of
-// 1 s, and the counts of heartbeats scaled to keep their defaults in time
-// (message cache 5 s, gossip of the last 3 s, opportunistic grafting every
-// minute). A party peer can only join a mesh once it is a member, after
-// which the mesh takes it at the next heartbeat: the shorter heartbeat gets
-// a new member's first messages (and typing) flowing within 200 ms.
+// gossipParams are GossipSub's defaults (1 s heartbeat) with a smaller
+// mesh, for parties of at most ten members. With the default degree (D 6,
+// up to 12) a ten-node mesh is nearly complete, so every node receives
+// each message from most of the others: at 10 messages/s a node in ten
+// parties of ten received 44 KB/s. D 4 (3–6) keeps every node within two
+// hops and cut that to 26 KB/s, and the latency at 10 nodes with it
+// (BENCHMARKS.md, "How cost grows"). The heartbeat was 200 ms until the
+// idle budget was measured: it cost a node in ten parties of ten about
+// 0.6 % of a core doing nothing, for a new member's first messages
+// arriving within ~250 ms instead of ~1 s (those in between arrive by
+// gossip or sync, none are lost).
 func gossipParams() pubsub.GossipSubParams {
 	p := pubsub.DefaultGossipSubParams()
-	const scale = 5 // 1 s / 200 ms
-	p.HeartbeatInterval = time.Second / scale
-	p.HistoryLength *= scale
-	p.HistoryGossip *= scale
-	p.OpportunisticGraftTicks *= scale
-	p.DirectConnectTicks *= scale
+	p.D, p.Dlo, p.Dhi, p.Dout, p.Dlazy = 4, 3, 6, 1, 3
 	return p
 }
 
@@ -205,7 +236,7 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Network{
 		host: h, domain: d, log: cfg.Logger, cfg: cfg, ctx: ctx, cancel: cancel,
-		redial: make(chan struct{}, 1), connected: make(chan peerEvent, 64),
+		redial: make(chan struct{}, 1), connected: make(chan peerEvent, 64), grafts: make(chan graft, maxPendingGrafts),
 		topics: map[string]*partyTopic{}, leaving: map[string]*partyTopic{}, dialing: map[peer.ID]bool{},
 		backoff: map[peer.ID]*redialBackoff{}, limits: newPeerLimits(), closeSoon: map[peer.ID]bool{},
 	}
@@ -219,6 +250,7 @@ func NewNetwork(h host.Host, d Domain, cfg NetworkConfig) (*Network, error) {
 	// with party peers (members.go).
 	ps, err := pubsub.NewGossipSub(ctx, &pubsubHost{Host: h, allow: n.partyPeer},
 		pubsub.WithPeerScore(peerScoreParams(), &PeerScoreThresholds),
+		pubsub.WithRawTracer(meshTracer{grafts: n.grafts}),
 		pubsub.WithPeerScoreInspect(n.inspectScores, cfg.ScoreInspectInterval),
 		pubsub.WithMaxMessageSize(MaxGossipMessage),
 		// Only member nodes of a party enter its mesh, get its gossip or
@@ -650,6 +682,10 @@ func (n *Network) loop() {
 			}
 		case <-n.redial:
 			n.dialWanted()
+		case g := <-n.grafts:
+			if party, ok := n.partyOfTopic(g.topic); ok {
+				n.domain.MeshJoined(party, g.peer.String())
+			}
 		case <-tick.C:
 			n.dialWanted()
 			n.closeEvicted()

@@ -48,6 +48,7 @@ func (d *testDomain) PeerConnected(string)              {}
 func (d *testDomain) PeerDisconnected(string)           {}
 func (d *testDomain) WantedPeers() map[string][]string  { return nil }
 func (d *testDomain) AllowPeer(party, peer string) bool { return true }
+func (d *testDomain) MeshJoined(party, peer string)     {}
 func (d *testDomain) count(body string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -501,3 +501,25 @@ func TestNonMemberNodeGetsNoMessages(t *testing.T) {
 		}
 	}
 }
+
+// GossipSub sends a peer that joins a mesh nothing published before it
+// joined, and a party's mesh forms at the first heartbeat after the joins.
+// Posts made in between reach the other members by the sync each node
+// runs when a peer enters its mesh, not by the periodic one (an hour here).
+func TestPostsWhileTheMeshFormsReachEveryone(t *testing.T) {
+	var users []*user
+	for i := range 3 {
+		cfg := nodetest.Config(t, t.TempDir())
+		cfg.Party.SyncInterval = time.Hour
+		users = append(users, signUp(t, nodetest.StartWith(t, cfg), fmt.Sprintf("U%d", i)))
+	}
+	partyID, topic := partyOf(t, users[0], users[1:]...)
+	for _, u := range users[:2] {
+		u.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": "first words from " + u.name})
+	}
+	for i, u := range users {
+		nodetest.Eventually(t, converge, fmt.Sprintf("node %d to hold both first posts", i), func() bool {
+			return len(history(t, u, partyID, topic, 10)) == 2
+		})
+	}
+}

@@ -150,6 +150,11 @@ func (s *Service) PeerConnected(peer string) {
 	s.c.rep.RetryNow()
 }
 
+// MeshJoined is called when peer entered this node's mesh for party: a
+// sync with it brings what was published while the mesh was forming
+// (GossipSub sends a newly grafted peer nothing it already published).
+func (s *Service) MeshJoined(party, peer string) { s.c.rep.ScheduleSync(party, peer) }
+
 // PeerDisconnected is called when the last connection to peer closes.
 func (s *Service) PeerDisconnected(peer string) { s.c.presence(peer, false) }
 

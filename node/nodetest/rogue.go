@@ -201,6 +201,9 @@ func (r *Rogue) WantedPeers() map[string][]string { return nil }
 // AllowPeer implements gossip.Domain: the rogue talks to anyone.
 func (r *Rogue) AllowPeer(string, string) bool { return true }
 
+// MeshJoined does nothing: a rogue syncs only when told to.
+func (r *Rogue) MeshJoined(string, string) {}
+
 var _ gossip.Domain = (*Rogue)(nil)
 
 // PeerInfo is n's libp2p address.
