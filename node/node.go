@@ -185,7 +185,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		WithBlockCacheSize(8 << 20).
-		WithValueLogFileSize(64 << 20)
+		WithValueLogFileSize(64 << 20).
+		// Each compactor wakes every 50 ms to look for work; two (the
+		// minimum, one for L0) are plenty for a personal node's writes
+		// and halve that idle cost.
+		WithNumCompactors(2)
 	if n.db, err = badger.Open(opts); err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

@@ -31,7 +31,8 @@ func (p *Parties) Accept(ctx context.Context, a Actor, linkOrToken string) (View
 	c.net.PeersChanged()
 	v, err := p.tryJoin(a.AccountID, inv.Party)
 	if errors.Is(err, rules.ErrUnreachable) {
-		return v, nil // pending; retried in the background
+		c.rep.RetryNow() // pending: the retry loop takes it from here
+		return v, nil
 	}
 	return v, err
 }

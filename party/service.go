@@ -64,8 +64,9 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff of pending joins and leaves;
 	// zero means 1 second and 1 minute.
 	RetryMin, RetryMax time.Duration
-	// SyncInterval is how often parties are synced with connected member
-	// nodes; zero means 30 seconds.
+	// SyncInterval is how often each party is synced with one of its
+	// connected member nodes, each in turn (the periodic anti-entropy);
+	// zero means 30 seconds.
 	SyncInterval time.Duration
 	// RequestTimeout bounds one request to another node; zero means 10 s.
 	RequestTimeout time.Duration

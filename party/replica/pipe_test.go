@@ -332,3 +332,107 @@ func TestSyncOverPipe(t *testing.T) {
 		t.Fatalf("sync did not catch up: seq %d / %d", mine.Seq, owners.Seq)
 	}
 }
+
+// countingTransport answers no request and counts what the replica asks:
+// Connected is called once per member per periodic round.
+type countingTransport struct {
+	self      string
+	mu        sync.Mutex
+	connected int
+	requests  []string
+}
+
+func (c *countingTransport) SelfPeer() string                   { return c.self }
+func (c *countingTransport) ObservedAddrs(peer string) []string { return nil }
+func (c *countingTransport) Connected(peer string) bool {
+	c.mu.Lock()
+	c.connected++
+	c.mu.Unlock()
+	return true
+}
+func (c *countingTransport) Request(_ context.Context, peer string, _ []string, _ []byte) ([]byte, error) {
+	c.mu.Lock()
+	c.requests = append(c.requests, peer)
+	c.mu.Unlock()
+	return nil, errors.New("unreachable")
+}
+
+// The periodic sync asks one member node per round, each in turn, not
+// every member every round.
+func TestPeriodicSyncTakesMembersInTurn(t *testing.T) {
+	p := partytest.NewParty(t, rules.DefaultLimits)
+	p.Admit("Ann", "peer-ann")
+	p.Admit("Bob", "peer-bob")
+	p.Admit("Me", "me")
+	log := newMemLog()
+	log.states[p.State.ID], log.ops[p.State.ID] = p.State, p.Ops
+	tr := &countingTransport{self: "me"}
+	r := replica.New(replica.Config{Log: log, SyncInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	r.Start(ctx, tr)
+	defer func() { cancel(); r.Close() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tr.mu.Lock()
+		n, rounds := len(tr.requests), tr.connected/3
+		reqs := append([]string(nil), tr.requests...)
+		tr.mu.Unlock()
+		if n > rounds {
+			t.Fatalf("%d sync requests in %d periodic rounds, want at most one a round: %v", n, rounds, reqs)
+		}
+		if n >= 6 {
+			seen := map[string]int{}
+			for _, peer := range reqs[:6] {
+				seen[peer]++
+			}
+			if seen[partytest.OwnerPeer] != 2 || seen["peer-ann"] != 2 || seen["peer-bob"] != 2 {
+				t.Fatalf("six rounds asked %v, want each of the three other members twice", seen)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d sync requests in 10 s", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// With nothing waiting, the retry loop does not poll: Retry runs once at
+// start and then only when woken.
+func TestRetryLoopSleepsWhileNothingWaits(t *testing.T) {
+	calls := make(chan bool, 100)
+	var waiting sync.Mutex // held: Retry reports something waiting
+	r := replica.New(replica.Config{Log: newMemLog(), RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+		Retry: func() bool {
+			busy := !waiting.TryLock()
+			if !busy {
+				waiting.Unlock()
+			}
+			calls <- busy
+			return busy
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	r.Start(ctx, &countingTransport{self: "me"})
+	defer func() { cancel(); r.Close() }()
+	<-calls // the run at start
+	time.Sleep(50 * time.Millisecond)
+	if n := len(calls); n != 0 {
+		t.Fatalf("Retry ran %d times with nothing waiting and nobody waking it", n)
+	}
+	// Woken with something waiting, it keeps retrying with backoff until
+	// Retry reports nothing waits, then sleeps again.
+	waiting.Lock()
+	r.RetryNow()
+	for range 3 {
+		if !<-calls {
+			t.Fatal("Retry did not see the waiting work")
+		}
+	}
+	waiting.Unlock()
+	for <-calls {
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(calls); n != 0 {
+		t.Fatalf("Retry ran %d more times after nothing waited", n)
+	}
+}

@@ -82,8 +82,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// SyncInterval is how often parties are synced with connected member
-	// nodes; zero means 30 seconds.
+	// SyncInterval is how often each party is synced with one of its
+	// connected member nodes, each in turn (the periodic anti-entropy);
+	// zero means 30 seconds.
 	SyncInterval time.Duration
 	// RequestTimeout bounds one request to another node; zero means 10 s.
 	RequestTimeout time.Duration
@@ -194,7 +195,9 @@ func (r *Replica) RetryNow() {
 }
 
 // retryLoop resends pending joins and leaves with exponential backoff, and
-// at once when RetryNow is called.
+// at once when RetryNow is called. It runs Retry once at start (joins and
+// leaves left pending by an earlier run) and then only while something
+// waits or when woken.
 func (r *Replica) retryLoop() {
 	defer r.wg.Done()
 	backoff := r.cfg.RetryMin
@@ -207,13 +210,13 @@ func (r *Replica) retryLoop() {
 		case <-r.retryQ:
 		case <-timer.C:
 		}
-		waiting := r.cfg.Retry()
-		if !waiting {
+		if !r.cfg.Retry() {
+			// Nothing waits: sleep until RetryNow (a new pending join or
+			// leave, a peer connecting) instead of polling the store.
 			backoff = r.cfg.RetryMin
+			continue
 		}
 		timer.Reset(backoff)
-		if waiting {
-			backoff = min(backoff*2, r.cfg.RetryMax)
-		}
+		backoff = min(backoff*2, r.cfg.RetryMax)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/chatterbox/chatterbox/party/rules"
@@ -60,7 +61,12 @@ func (r *Replica) SyncIfGapPersists(party, peer string, m rules.Message) {
 }
 
 // syncLoop runs queued syncs, gap checks and handed-off chores, and every
-// SyncInterval syncs each held party with its connected member nodes.
+// SyncInterval syncs each held party with one of its connected member
+// nodes, each in turn. One peer per round is enough for anti-entropy: a
+// sync brings every message the peer holds, whoever wrote it, and gossip
+// and the syncs on connect and on feed gaps do the fast work; syncing with
+// every member every round cost a node in ten parties of ten 3.6 KB/s
+// when nobody wrote (BENCHMARKS.md, "How cost grows").
 // Syncs run concurrently, one at a time per (party, peer): a sync asked
 // for while the same one runs is run once more after it, so one silent
 // peer delays no other.
@@ -69,6 +75,7 @@ func (r *Replica) syncLoop() {
 	tick := time.NewTicker(r.cfg.SyncInterval)
 	defer tick.Stop()
 	running := map[syncTask]bool{} // value: asked again while running
+	turn := map[string]int{}       // party → whose turn it is for the periodic sync
 	done := make(chan syncTask)
 	sem := make(chan struct{}, maxConcurrentSyncs)
 	start := func(t syncTask) {
@@ -132,10 +139,16 @@ func (r *Replica) syncLoop() {
 			}
 		case <-tick.C:
 			for _, st := range r.log.Held() {
+				var peers []string
 				for _, m := range st.Members {
-					if m.Peer != r.net.SelfPeer() && r.net.Connected(m.Peer) {
-						start(syncTask{party: st.ID, peer: m.Peer})
+					if m.Peer != r.net.SelfPeer() && r.net.Connected(m.Peer) && !slices.Contains(peers, m.Peer) {
+						peers = append(peers, m.Peer)
 					}
+				}
+				if len(peers) > 0 {
+					slices.Sort(peers) // members are a map: a stable order for the turns
+					turn[st.ID]++
+					start(syncTask{party: st.ID, peer: peers[turn[st.ID]%len(peers)]})
 				}
 			}
 		}
