@@ -81,7 +81,7 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 				return err
 			}
 			if j.Msg.Seq > 1 {
-				if _, taken := msgs.InFeed(j.Msg.Author, j.Msg.Node, j.Msg.Seq-1); !taken {
+				if _, _, taken := msgs.FeedSlot(j.Msg.Author, j.Msg.Node, j.Msg.Seq-1); !taken {
 					gaps = append(gaps, j.Msg) // a gap in the feed
 				}
 			}

@@ -24,9 +24,9 @@ type MessageLookup interface {
 	Has(id string) bool
 	// Get returns the stored message with this id.
 	Get(id string) (StoredMessage, bool)
-	// InFeed returns the message in a feed slot; taken reports whether
-	// the slot holds one at all.
-	InFeed(author, node string, seq uint64) (m StoredMessage, taken bool)
+	// FeedSlot returns the id and HLC of the message in a feed slot;
+	// taken reports whether the slot holds one at all.
+	FeedSlot(author, node string, seq uint64) (id string, hlc uint64, taken bool)
 }
 
 // Judgement is the verdict on a message, with the reason for a refusal and
@@ -75,9 +75,10 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 	if author.Peer != msg.Node {
 		return reject("author's home node is %s, not %s", author.Peer, msg.Node)
 	}
-	if prev, taken := look.InFeed(msg.Author, msg.Node, msg.Seq); taken {
+	if id, _, taken := look.FeedSlot(msg.Author, msg.Node, msg.Seq); taken {
+		prev, _ := look.Get(id)
 		j.Equiv = &prev
-		return reject("equivocation: feed seq %d already holds %s", msg.Seq, prev.Signed.ID())
+		return reject("equivocation: feed seq %d already holds %s", msg.Seq, id)
 	}
 	// Times are bounded, so no one pins a post to the top of history: not
 	// beyond our clock plus the drift we allow (not judgeable yet: our
@@ -99,11 +100,11 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 		if n.seq == 0 {
 			continue
 		}
-		other, taken := look.InFeed(msg.Author, msg.Node, n.seq)
-		if !taken || other.Msg.HLC == 0 {
+		_, hlc, taken := look.FeedSlot(msg.Author, msg.Node, n.seq)
+		if !taken || hlc == 0 {
 			continue
 		}
-		if (n.after && msg.HLC <= other.Msg.HLC) || (!n.after && msg.HLC >= other.Msg.HLC) {
+		if (n.after && msg.HLC <= hlc) || (!n.after && msg.HLC >= hlc) {
 			return reject("time out of order with feed seq %d", n.seq)
 		}
 	}

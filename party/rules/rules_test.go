@@ -112,13 +112,13 @@ func (m memLookup) Has(id string) bool { _, ok := m[id]; return ok }
 
 func (m memLookup) Get(id string) (rules.StoredMessage, bool) { v, ok := m[id]; return v, ok }
 
-func (m memLookup) InFeed(author, node string, seq uint64) (rules.StoredMessage, bool) {
-	for _, v := range m {
+func (m memLookup) FeedSlot(author, node string, seq uint64) (string, uint64, bool) {
+	for id, v := range m {
 		if v.Msg.Author == author && v.Msg.Node == node && v.Msg.Seq == seq {
-			return v, true
+			return id, v.Msg.HLC, true
 		}
 	}
-	return rules.StoredMessage{}, false
+	return "", 0, false
 }
 
 // judgeAt judges sm against st with the given messages stored, at now:

@@ -47,16 +47,26 @@ func (m Messages) Get(id string) (rules.StoredMessage, bool) {
 	return sm, m.t.get(m.msgKey(id), &sm) == nil
 }
 
-// InFeed returns the message in a feed slot; taken reports whether the
-// slot holds one at all.
-func (m Messages) InFeed(author, node string, seq uint64) (rules.StoredMessage, bool) {
+// FeedSlot returns the id and HLC of the message in a feed slot; taken
+// reports whether the slot holds one at all. The judge reads a stored
+// message's neighbours on every message it sees, so the slot keeps the HLC
+// beside the id ("<id> <hlc>") and no record is decoded. A slot written
+// before the HLC was kept holds the id alone; its HLC is read from the
+// record.
+func (m Messages) FeedSlot(author, node string, seq uint64) (id string, hlc uint64, taken bool) {
 	item, err := m.t.txn.Get(m.feedKey(author, node, seq))
 	if err != nil {
-		return rules.StoredMessage{}, false
+		return "", 0, false
 	}
-	id, _ := item.ValueCopy(nil)
-	sm, _ := m.Get(string(id))
-	return sm, true
+	v, _ := item.ValueCopy(nil)
+	idPart, hlcPart, ok := strings.Cut(string(v), " ")
+	if ok {
+		if hlc, err = strconv.ParseUint(hlcPart, 10, 64); err == nil {
+			return idPart, hlc, true
+		}
+	}
+	sm, _ := m.Get(idPart)
+	return idPart, sm.Msg.HLC, true
 }
 
 // Head returns the contiguous head of a feed: the highest seq up to which
@@ -103,7 +113,7 @@ func (m Messages) Put(sm rules.SignedMessage, msg rules.Message) (rules.StoredMe
 	if err := m.t.set(m.msgKey(id), rec); err != nil {
 		return rec, err
 	}
-	if err := m.t.txn.Set(m.feedKey(msg.Author, msg.Node, msg.Seq), []byte(id)); err != nil {
+	if err := m.t.txn.Set(m.feedKey(msg.Author, msg.Node, msg.Seq), []byte(id+" "+strconv.FormatUint(msg.HLC, 10))); err != nil {
 		return rec, err
 	}
 	head, err := m.Head(msg.Author, msg.Node)
@@ -159,8 +169,9 @@ func (m Messages) After(heads map[string]uint64, limit int) ([]rules.SignedMessa
 				SortByHLC(out)
 				return out, true, nil
 			}
-			id, _ := it.Item().ValueCopy(nil)
-			sm, ok := m.Get(string(id))
+			v, _ := it.Item().ValueCopy(nil)
+			id, _, _ := strings.Cut(string(v), " ") // "<id> <hlc>", or the id alone
+			sm, ok := m.Get(id)
 			if !ok {
 				it.Close()
 				return nil, false, fmt.Errorf("store: message %s of a feed missing", id)

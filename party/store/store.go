@@ -12,7 +12,7 @@
 //	p/mine/<account>/<party>                    Membership (JSON) of a local account
 //	p/leave/<party>/<member>                    LeaveOutbox (JSON): a leave not yet recorded by the owner
 //	p/msg/<party>/<id>                          rules.StoredMessage (JSON)
-//	p/feed/<party>/<author>/<node>/<seq:016x>   message id
+//	p/feed/<party>/<author>/<node>/<seq:016x>   "<message id> <hlc>" (older: the id alone)
 //	p/fhead/<party>/<author>/<node>             contiguous head seq of the feed (decimal)
 //	p/tidx/<party>/<topic>/<hlc:016x>/<id>      empty: a topic's posts in time order
 //	p/cid/<account>/<party>/<clientId>          message id (TTL 24 h): idempotent posts

@@ -60,6 +60,25 @@ func TestMessagesOnBadger(t *testing.T) {
 	if h := head(); h != 2 {
 		t.Fatalf("head over a gap = %d, want 2", h)
 	}
+	// A feed slot holds the id and the HLC, which the judge compares
+	// without decoding the record.
+	slot := func(seq uint64) (string, uint64, bool) {
+		var id2 string
+		var hlc uint64
+		var taken bool
+		s.View(func(tx *store.Txn) error {
+			id2, hlc, taken = tx.Messages(id).FeedSlot(partytest.MemberID(ann), "peer-ann", seq)
+			return nil
+		})
+		return id2, hlc, taken
+	}
+	want1, _ := posts[1].Decode()
+	if got, hlc, taken := slot(2); !taken || got != posts[1].ID() || hlc != want1.HLC {
+		t.Fatalf("slot 2 = %s %d %v, want %s %d", got, hlc, taken, posts[1].ID(), want1.HLC)
+	}
+	if _, _, taken := slot(3); taken {
+		t.Fatal("the missing slot 3 is taken")
+	}
 	put(posts[2])
 	if h := head(); h != 4 {
 		t.Fatalf("head after the gap filled = %d, want 4", h)
