@@ -82,15 +82,24 @@ func signUp(base, name string) (string, map[string]any, error) {
 }
 
 func startNode(dir string, listen []string) (*node.Node, error) {
+	return startNodeWith(dir, listen, true)
+}
+
+// startNodeWith starts an in-process node; fast shortens its sync and
+// redial intervals (for load runs), otherwise it has the defaults.
+func startNodeWith(dir string, listen []string, fast bool) (*node.Node, error) {
 	if listen == nil {
 		listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	}
-	n, err := node.New(node.Config{
+	cfg := node.Config{
 		DataDir: dir, GatewayAddr: "127.0.0.1:0", ListenAddrs: listen, DisableMDNS: true,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Party:          party.Config{RetryMin: 100 * time.Millisecond, RetryMax: time.Second, SyncInterval: 2 * time.Second},
-		RedialInterval: 500 * time.Millisecond,
-	})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if fast {
+		cfg.Party = party.Config{RetryMin: 100 * time.Millisecond, RetryMax: time.Second, SyncInterval: 2 * time.Second}
+		cfg.RedialInterval = 500 * time.Millisecond
+	}
+	n, err := node.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +203,9 @@ func (m *member) send(partyID, topic, body string) error {
 
 func (c *cluster) Close() {
 	for _, m := range c.members {
+		if m == nil { // a set-up that failed part-way
+			continue
+		}
 		if m.ws != nil {
 			m.ws.Close()
 		}

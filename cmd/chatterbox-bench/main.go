@@ -31,8 +31,10 @@ type Report struct {
 	Date       string         `json:"date"`
 	Latency    []result       `json:"latency"`
 	Throughput []throughput   `json:"throughput"`
-	CatchUp    *catchUp       `json:"catchUp,omitempty"`
+	CatchUp    []catchUp      `json:"catchUp,omitempty"`
 	Node       *nodeFootprint `json:"node,omitempty"`
+	Cost       []costRow      `json:"cost,omitempty"`
+	Network    []networkRow   `json:"network,omitempty"`
 }
 
 type throughput struct {
@@ -73,10 +75,30 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	dur := fs.Duration("duration", 5*time.Second, "length of the latency run")
 	ladderFlag := fs.String("ladder", "100,200,400,800,1600,3200", "rates tried for the sustained-rate search, messages/s")
 	step := fs.Duration("step", 3*time.Second, "length of each sustained-rate step")
-	only := fs.String("only", "latency,throughput,catchup,node", "measurements to run")
+	only := fs.String("only", "latency,throughput,catchup,node", "measurements to run (also: network, cost)")
 	binary := fs.String("binary", "", "chatterbox binary for the start-up/memory run (default: go build it)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	costFlag := fs.String("cost", "1x2,1x5,1x10,5x2,5x5,5x10,10x2,10x5,10x10", "cost cases: PARTIESxMEMBERS of the measured node")
+	costSettle := fs.Duration("cost-settle", 15*time.Second, "wait after set-up before the cost windows")
+	costWindow := fs.Duration("cost-window", 60*time.Second, "length of each cost window (idle, then loaded)")
+	catchupFlag := fs.String("catchup", "10000", "missed messages for the catch-up runs")
+	networkFlag := fs.String("network", "25,50,100", "node counts for the larger-network run (overlapping 10-member parties)")
+	networkRate := fs.Int("network-rate", 50, "messages/s over the whole larger network")
+	networkDur := fs.Duration("network-duration", 20*time.Second, "length of the larger-network load")
+	costRate := fs.Int("cost-rate", 10, "messages/s over all the measured node's parties in the loaded cost window")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	costCases, err := parseCostCases(*costFlag)
+	if err != nil {
+		return err
+	}
+	catchups, err := ints(*catchupFlag)
+	if err != nil {
+		return err
+	}
+	networkSizes, err := ints(*networkFlag)
+	if err != nil {
 		return err
 	}
 	nodes, err := ints(*nodesFlag)
@@ -154,12 +176,14 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if want["catchup"] && ctx.Err() == nil {
-		fmt.Fprintln(os.Stderr, "… catch-up")
-		cu, err := measureCatchUp(10000)
-		if err != nil {
-			return fmt.Errorf("catch-up: %w", err)
+		for _, k := range catchups {
+			fmt.Fprintf(os.Stderr, "… catch-up of %d\n", k)
+			cu, err := measureCatchUp(k)
+			if err != nil {
+				return fmt.Errorf("catch-up of %d: %w", k, err)
+			}
+			rep.CatchUp = append(rep.CatchUp, *cu)
 		}
-		rep.CatchUp = cu
 	}
 	if want["node"] && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "… start-up and memory")
@@ -168,6 +192,32 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("start-up and memory: %w", err)
 		}
 		rep.Node = nf
+	}
+	if want["network"] {
+		for _, n := range networkSizes {
+			if ctx.Err() != nil {
+				break
+			}
+			fmt.Fprintf(os.Stderr, "… network of %d nodes\n", n)
+			row, err := measureNetwork(ctx, n, *networkRate, *networkDur)
+			if err != nil {
+				return fmt.Errorf("network of %d nodes: %w", n, err)
+			}
+			rep.Network = append(rep.Network, *row)
+		}
+	}
+	if want["cost"] {
+		for _, c := range costCases {
+			if ctx.Err() != nil {
+				break
+			}
+			fmt.Fprintf(os.Stderr, "… cost, %d parties × %d members\n", c.Parties, c.Members)
+			row, err := measureCost(ctx, *binary, c, *costSettle, *costWindow, *costRate)
+			if err != nil {
+				return fmt.Errorf("cost of %d parties × %d members: %w", c.Parties, c.Members, err)
+			}
+			rep.Cost = append(rep.Cost, *row)
+		}
 	}
 	printReport(out, rep)
 	if *jsonOut != "" {
@@ -213,8 +263,34 @@ func printReport(out io.Writer, rep Report) {
 		tw.Flush()
 		fmt.Fprintln(out)
 	}
-	if c := rep.CatchUp; c != nil {
-		fmt.Fprintf(out, "Catch-up: %d missed messages held %.2f s after the node restarted\n\n", c.Messages, c.Seconds)
+	if len(rep.CatchUp) > 0 {
+		fmt.Fprintln(out, "Catch-up: a node restarts after missing messages; time until it holds them all, and its traffic")
+		fmt.Fprintln(tw, "missed\tseconds\tMB in\tMB out\tbytes in per message\t")
+		for _, c := range rep.CatchUp {
+			fmt.Fprintf(tw, "%d\t%.2f\t%.1f\t%.1f\t%.0f\t\n", c.Messages, c.Seconds, float64(c.BytesIn)/1e6, float64(c.BytesOut)/1e6, float64(c.BytesIn)/float64(c.Messages))
+		}
+		tw.Flush()
+		fmt.Fprintln(out)
+	}
+	if len(rep.Network) > 0 {
+		fmt.Fprintln(out, "Larger networks: overlapping parties, every node in 10 of 10 members; WebSocket send → every other member")
+		fmt.Fprintln(tw, "nodes\tparties\tset-up s\trate/s\tsent\tdelivered %\tafter catch-up %\terrors\tp50 ms\tp95 ms\tp99 ms\tconns min/mean/max\t")
+		for _, r := range rep.Network {
+			fmt.Fprintf(tw, "%d\t%d\t%.0f\t%d\t%d\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t%d / %.1f / %d\t\n", r.Nodes, r.Parties, r.SetupSeconds, r.Rate, r.Sent,
+				r.Delivered, r.Final, r.Errors, r.P50, r.P95, r.P99, r.ConnsMin, r.ConnsMean, r.ConnsMax)
+		}
+		tw.Flush()
+		fmt.Fprintln(out)
+	}
+	if len(rep.Cost) > 0 {
+		fmt.Fprintln(out, "Cost of the measured node (its own process), idle and at the loaded rate")
+		fmt.Fprintln(tw, "parties\tmembers\tconns\tidle CPU %\tidle RSS MB\tidle in B/s\tidle out B/s\trate/s\tCPU %\tRSS MB\tin B/s\tout B/s\t")
+		for _, r := range rep.Cost {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%.2f\t%.1f\t%.0f\t%.0f\t%d\t%.2f\t%.1f\t%.0f\t%.0f\t\n", r.Parties, r.Members, r.Connections,
+				r.Idle.CPUPercent, r.Idle.RSSMB, r.Idle.InBps, r.Idle.OutBps, r.Rate, r.Loaded.CPUPercent, r.Loaded.RSSMB, r.Loaded.InBps, r.Loaded.OutBps)
+		}
+		tw.Flush()
+		fmt.Fprintln(out)
 	}
 	if nf := rep.Node; nf != nil {
 		fmt.Fprintf(out, "Node: ready %.0f ms after exec; RSS idle %.1f MB; with %d parties and %d idle WebSocket clients %.1f MB\n",

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,6 +18,10 @@ import (
 type catchUp struct {
 	Messages int     `json:"messages"`
 	Seconds  float64 `json:"seconds"`
+	// BytesIn and BytesOut are the late node's libp2p traffic from its
+	// restart until it held every message.
+	BytesIn  int64 `json:"bytesIn"`
+	BytesOut int64 `json:"bytesOut"`
 }
 
 // measureCatchUp stops one of three nodes, posts total messages on the
@@ -79,7 +77,11 @@ func measureCatchUp(total int) (*catchUp, error) {
 			sum += h
 		}
 		if sum >= uint64(total) {
-			return &catchUp{Messages: total, Seconds: time.Since(start).Seconds()}, nil
+			cu := &catchUp{Messages: total, Seconds: time.Since(start).Seconds()}
+			time.Sleep(1100 * time.Millisecond) // traffic totals are updated once a second
+			t := n.Traffic()
+			cu.BytesIn, cu.BytesOut = t.BytesIn, t.BytesOut
+			return cu, nil
 		}
 		if time.Since(start) > 5*time.Minute {
 			return nil, fmt.Errorf("only %d of %d messages after 5 minutes", sum, total)
@@ -96,22 +98,6 @@ type nodeFootprint struct {
 	LoadedRSSMB float64 `json:"loadedRssMB"`
 }
 
-func rssMB(pid int) (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return float64(kb) / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
-
 // measureNode runs the chatterbox binary as a process: time from exec to
 // /healthz answering 200, idle RSS, then RSS with 10 parties and 1,000
 // idle WebSocket clients.
@@ -121,57 +107,29 @@ func measureNode(ctx context.Context, binary string) (*nodeFootprint, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if binary == "" {
-		binary = filepath.Join(tmp, "chatterbox")
-		if out, err := exec.Command("go", "build", "-o", binary, "./cmd/chatterbox").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build: %v\n%s", err, out)
-		}
+	if binary, err = buildBinary(tmp, binary); err != nil {
+		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := startProcNode(ctx, binary, filepath.Join(tmp, "data"))
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	base := "http://" + addr
-	cmd := exec.CommandContext(ctx, binary, "run", "--data-dir", filepath.Join(tmp, "data"), "--gateway-addr", addr,
-		"--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false", "--log-level", "error")
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	for {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Since(start) > 30*time.Second {
-			return nil, fmt.Errorf("node not ready after 30 s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	nf := &nodeFootprint{ReadyMs: float64(time.Since(start).Microseconds()) / 1000, Parties: 10, Clients: 1000}
+	defer p.stop()
+	nf := &nodeFootprint{ReadyMs: float64(p.ready.Microseconds()) / 1000, Parties: 10, Clients: 1000}
 	time.Sleep(2 * time.Second)
-	if nf.IdleRSSMB, err = rssMB(cmd.Process.Pid); err != nil {
+	if nf.IdleRSSMB, err = p.rssMB(); err != nil {
 		return nil, err
 	}
-	token, _, err := signUp(base, "footprint")
+	token, _, err := signUp(p.base, "footprint")
 	if err != nil {
 		return nil, err
 	}
 	for i := range nf.Parties {
-		if _, err := call(base, token, "POST", "/api/parties", map[string]string{"name": fmt.Sprintf("Party %d", i)}, 201); err != nil {
+		if _, err := call(p.base, token, "POST", "/api/parties", map[string]string{"name": fmt.Sprintf("Party %d", i)}, 201); err != nil {
 			return nil, err
 		}
 	}
-	url := "ws://" + addr + "/api/ws"
+	url := "ws://" + p.addr + "/api/ws"
 	conns := make([]*websocket.Conn, 0, nf.Clients)
 	defer func() {
 		for _, c := range conns {
@@ -186,7 +144,7 @@ func measureNode(ctx context.Context, binary string) (*nodeFootprint, error) {
 		conns = append(conns, c)
 	}
 	time.Sleep(2 * time.Second)
-	if nf.LoadedRSSMB, err = rssMB(cmd.Process.Pid); err != nil {
+	if nf.LoadedRSSMB, err = p.rssMB(); err != nil {
 		return nil, err
 	}
 	return nf, nil
