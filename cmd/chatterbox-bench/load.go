@@ -145,24 +145,28 @@ func newOurs(n int, rec func() *recorder) (*ours, error) {
 		return nil, err
 	}
 	o := &ours{c: c}
-	err = c.dialAll(func(i int, raw []byte) {
-		var f struct {
-			Type string `json:"type"`
-			Data struct {
-				Body string `json:"body"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(raw, &f) != nil {
-			return
-		}
-		switch f.Type {
-		case "message.created":
-			rec().received(i, f.Data.Body)
-		case "error":
-			o.errs.Add(1)
-		}
-	})
+	err = c.dialAll(func(i int, raw []byte) { countFrame(i, raw, rec(), &o.errs) })
 	return o, err
+}
+
+// countFrame records a message.created frame of node i in rec and counts
+// error frames in errs.
+func countFrame(i int, raw []byte, rec *recorder, errs *atomic.Int64) {
+	var f struct {
+		Type string `json:"type"`
+		Data struct {
+			Body string `json:"body"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(raw, &f) != nil {
+		return
+	}
+	switch f.Type {
+	case "message.created":
+		rec.received(i, f.Data.Body)
+	case "error":
+		errs.Add(1)
+	}
 }
 
 func (o *ours) size() int     { return len(o.c.members) }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -107,23 +106,7 @@ func measureNetwork(ctx context.Context, n, rate int, d time.Duration) (*network
 	row.SetupSeconds = time.Since(setup).Seconds()
 	rec := newRecorder(n)
 	var errs atomic.Int64
-	if err := c.dialAll(func(i int, raw []byte) {
-		var f struct {
-			Type string `json:"type"`
-			Data struct {
-				Body string `json:"body"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(raw, &f) != nil {
-			return
-		}
-		switch f.Type {
-		case "message.created":
-			rec.received(i, f.Data.Body)
-		case "error":
-			errs.Add(1)
-		}
-	}); err != nil {
+	if err := c.dialAll(func(i int, raw []byte) { countFrame(i, raw, rec, &errs) }); err != nil {
 		return nil, err
 	}
 	// Let the meshes form and the set-up's syncs finish.
