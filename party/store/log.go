@@ -23,7 +23,10 @@ type ForkEvidence struct {
 func opKey(party string, seq uint64) []byte { return fmt.Appendf(nil, "%s%s/%016x", pOp, party, seq) }
 
 // PutState stores st as its party's state.
-func (t *Txn) PutState(st *rules.State) error { return t.set([]byte(pState+st.ID), st) }
+func (t *Txn) PutState(st *rules.State) error {
+	t.wroteState = true
+	return t.set([]byte(pState+st.ID), st)
+}
 
 // PutOp stores the op at seq of party.
 func (t *Txn) PutOp(party string, seq uint64, sop rules.SignedOp) error {
@@ -66,6 +69,7 @@ func (t *Txn) Forks(party string) ([]ForkEvidence, error) {
 // DropParty deletes a party's replicated data (state, log, invites,
 // forks).
 func (t *Txn) DropParty(party string) error {
+	t.wroteState = true
 	for _, p := range []string{pOp, pFork, pInv} {
 		if err := kv.DeletePrefix(t.txn, []byte(p+party+"/")); err != nil {
 			return err

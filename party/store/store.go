@@ -65,6 +65,17 @@ type Store struct {
 	// mineVersion moved, which a committed membership write does.
 	mineVersion atomic.Uint64
 	mine        atomic.Pointer[mineView]
+	// stateEpoch moves after every committed transaction that wrote or
+	// dropped a party state; fresh holds states read at an epoch (party
+	// id → freshState), so Store.State answers from memory without a
+	// Badger read until the next such commit.
+	stateEpoch atomic.Uint64
+	fresh      sync.Map
+}
+
+type freshState struct {
+	epoch uint64
+	state *rules.State
 }
 
 type mineView struct {
@@ -87,6 +98,8 @@ type Txn struct {
 	// wroteMine: a membership was written (the view is rebuilt after the
 	// commit).
 	wroteMine bool
+	// wroteState: a party state was written or dropped.
+	wroteState bool
 }
 
 // View runs fn in a read-only transaction.
@@ -104,15 +117,18 @@ func (s *Store) Update(fn func(*Txn) error) error {
 // transaction that wrote memberships has committed, invalidates the
 // membership view.
 func (s *Store) update(commit func(*badger.DB, func(*badger.Txn) error) error, fn func(*Txn) error) error {
-	var wroteMine bool
+	var wroteMine, wroteState bool
 	err := commit(s.db, func(txn *badger.Txn) error {
 		t := &Txn{txn: txn, s: s}
 		err := fn(t)
-		wroteMine = t.wroteMine
+		wroteMine, wroteState = t.wroteMine, t.wroteState
 		return err
 	})
 	if wroteMine {
 		s.mineVersion.Add(1)
+	}
+	if wroteState {
+		s.stateEpoch.Add(1)
 	}
 	return err
 }
@@ -194,8 +210,24 @@ func Read[T any](s *Store, fn func(*Txn) (T, error)) (T, error) {
 }
 
 // State returns a party's state (see Txn.State).
+//
+// It answers from memory while no state was written since it last read
+// this one: it is called for every gossiped message and every peer pubsub
+// asks about, and a Badger read each time was a sixth of an idle node's
+// CPU. The epoch is taken before the read, so a write committed meanwhile
+// makes the next call read again.
 func (s *Store) State(party string) (*rules.State, error) {
-	return Read(s, func(t *Txn) (*rules.State, error) { return t.State(party) })
+	epoch := s.stateEpoch.Load()
+	if f, ok := s.fresh.Load(party); ok && f.(freshState).epoch == epoch {
+		return f.(freshState).state, nil
+	}
+	st, err := Read(s, func(t *Txn) (*rules.State, error) { return t.State(party) })
+	if err == nil {
+		s.fresh.Store(party, freshState{epoch: epoch, state: st})
+	} else {
+		s.fresh.Delete(party)
+	}
+	return st, err
 }
 
 // listAll decodes every record under prefix.

@@ -173,3 +173,37 @@ func TestMembershipView(t *testing.T) {
 		t.Fatal("a removed member is still in the view")
 	}
 }
+
+// Store.State answers from memory, and a committed state write or a
+// dropped party is seen by the next call.
+func TestStateSeesEveryCommittedWrite(t *testing.T) {
+	s := open(t)
+	p := partytest.NewParty(t, rules.DefaultLimits)
+	id := p.State.ID
+	if _, err := s.State(id); err == nil {
+		t.Fatal("a party never stored has a state")
+	}
+	put := func(st *rules.State) {
+		t.Helper()
+		if err := s.Update(func(tx *store.Txn) error { return tx.PutState(st) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(p.State)
+	for range 2 { // the second read comes from memory
+		if st, err := s.State(id); err != nil || st.Seq != p.State.Seq {
+			t.Fatalf("state = %v, %v; want seq %d", st, err, p.State.Seq)
+		}
+	}
+	p.Admit("Ann", "peer-ann")
+	put(p.State)
+	if st, _ := s.State(id); st == nil || st.Seq != p.State.Seq || len(st.Members) != 2 {
+		t.Fatalf("after a write the state is %+v, want seq %d with 2 members", st, p.State.Seq)
+	}
+	if err := s.Update(func(tx *store.Txn) error { return tx.DropParty(id) }); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.State(id); err == nil {
+		t.Fatalf("a dropped party still has state seq %d", st.Seq)
+	}
+}
