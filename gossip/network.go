@@ -202,20 +202,35 @@ type partyTopic struct {
 	done   chan struct{}
 }
 
-// gossipParams are GossipSub's defaults (1 s heartbeat) with a smaller
-// mesh, for parties of at most ten members. With the default degree (D 6,
-// up to 12) a ten-node mesh is nearly complete, so every node receives
-// each message from most of the others: at 10 messages/s a node in ten
-// parties of ten received 44 KB/s. D 4 (3–6) keeps every node within two
-// hops and cut that to 26 KB/s, and the latency at 10 nodes with it
-// (BENCHMARKS.md, "How cost grows"). The heartbeat was 200 ms until the
-// idle budget was measured: it cost a node in ten parties of ten about
-// 0.6 % of a core doing nothing, for a new member's first messages
-// arriving within ~250 ms instead of ~1 s (those in between arrive by
-// gossip or sync, none are lost).
+// gossipParams are GossipSub's defaults with a smaller mesh and a faster
+// heartbeat, for parties of at most ten members.
+//
+// Mesh degree D 4 (3–6) instead of 6 (up to 12): with the default a
+// ten-node mesh is nearly complete and every node receives each message
+// from most of the others. At 10 messages/s a node in ten parties of ten
+// received 44 KB/s with D 6 and 26 KB/s with D 4, and the 10-node latency
+// fell with the duplicates (BENCHMARKS.md, "How cost grows").
+//
+// Heartbeat 200 ms instead of 1 s, with the heartbeat-counted windows
+// scaled to keep their durations (message cache 5 s, opportunistic
+// grafting every minute), except the gossip window (see below). A party peer can only join a
+// mesh once it is a member, and the mesh takes it at the next heartbeat:
+// posts published before reach it by the mesh-joined sync, but typing
+// notices are not stored, so with a 1 s heartbeat a new member's first
+// "is typing" was lost (TestBrowserTwoNodesChat). The faster heartbeat
+// costs a node in ten parties of ten about half a percent of a core idle.
 func gossipParams() pubsub.GossipSubParams {
 	p := pubsub.DefaultGossipSubParams()
 	p.D, p.Dlo, p.Dhi, p.Dout, p.Dlazy = 4, 3, 6, 1, 3
+	const scale = 5 // 1 s / 200 ms
+	p.HeartbeatInterval = time.Second / scale
+	p.HistoryLength *= scale
+	// Not scaled: IHAVE repeats the ids of the last HistoryGossip
+	// heartbeats at every heartbeat, so scaled it advertised each message
+	// 15 times to every lazy peer (41 KB/s received instead of 26 at
+	// 10 msg/s in ten parties of ten).
+	p.OpportunisticGraftTicks *= scale
+	p.DirectConnectTicks *= scale
 	return p
 }
 
