@@ -25,14 +25,43 @@ import (
 // otherwise the module version from the build info is used.
 var version = ""
 
+// buildVersion is the version set at build time, else the module version,
+// else "dev" with the VCS revision go build stamped (e.g.
+// "dev+3e4c055a1b2c-dirty"), else "dev".
 func buildVersion() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	return devVersion(bi.Settings)
+}
+
+// devVersion is "dev", with the revision and a dirty mark from the build
+// settings when present.
+func devVersion(settings []debug.BuildSetting) string {
+	v := "dev"
+	var rev, modified string
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev != "" {
+		v += "+" + rev[:min(12, len(rev))]
+		if modified == "true" {
+			v += "-dirty"
+		}
+	}
+	return v
 }
 
 // usageError is a mistake in the command line or environment: exit code 2.
@@ -48,7 +77,7 @@ const topUsage = `ChatterBox — group chat without a central server.
 
 Usage:
   chatterbox [run] [flags]   start a node (the default)
-  chatterbox version         print the version
+  chatterbox version         print the version (also: --version)
   chatterbox help            print this help
 
 Run "chatterbox run --help" for the flags.
@@ -60,6 +89,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		cmd = "version"
 	}
 	switch cmd {
 	case "run":

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -99,5 +101,34 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help does not mention %s:\n%s", f, out.String())
 		}
+	}
+}
+
+// A development build names the revision it was built from; --version
+// and the version command print the same line.
+func TestVersion(t *testing.T) {
+	rev := []debug.BuildSetting{{Key: "vcs.revision", Value: "3e4c055a1b2c3d4e5f60718293a4b5c6d7e8f901"}}
+	for _, c := range []struct {
+		settings []debug.BuildSetting
+		want     string
+	}{
+		{nil, "dev"},
+		{rev, "dev+3e4c055a1b2c"},
+		{append(rev, debug.BuildSetting{Key: "vcs.modified", Value: "true"}), "dev+3e4c055a1b2c-dirty"},
+		{append(rev, debug.BuildSetting{Key: "vcs.modified", Value: "false"}), "dev+3e4c055a1b2c"},
+	} {
+		if got := devVersion(c.settings); got != c.want {
+			t.Errorf("devVersion(%v) = %q, want %q", c.settings, got, c.want)
+		}
+	}
+	var a, b strings.Builder
+	if err := Run(context.Background(), []string{"version"}, &a, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(context.Background(), []string{"--version"}, &b, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "chatterbox " + buildVersion() + "\n"; a.String() != want || b.String() != want {
+		t.Fatalf("version printed %q and --version %q, want %q", a.String(), b.String(), want)
 	}
 }
