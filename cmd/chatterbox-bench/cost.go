@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,19 +62,11 @@ func parseCostCases(s string) ([]costCase, error) {
 // It waits settle, measures window idle, then window with rate messages/s
 // posted round-robin over the parties by every member in turn.
 func measureCost(ctx context.Context, binary string, c costCase, settle, window time.Duration, rate int) (*costRow, error) {
-	tmp, err := os.MkdirTemp("", "chatterbox-bench-cost-")
+	me, tmp, stop, err := startMeasured(ctx, binary, "measured")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	if binary, err = buildBinary(tmp, binary); err != nil {
-		return nil, err
-	}
-	me, err := startProcNode(ctx, binary, filepath.Join(tmp, "measured"))
-	if err != nil {
-		return nil, err
-	}
-	defer me.stop()
+	defer stop()
 	token, _, err := signUp(me.base, "measured")
 	if err != nil {
 		return nil, err

@@ -113,6 +113,17 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	for _, w := range strings.Split(*only, ",") {
 		want[strings.TrimSpace(w)] = true
 	}
+	if *binary == "" && (want["cost"] || want["node"]) {
+		// Built once for every run of the binary below.
+		dir, err := os.MkdirTemp("", "chatterbox-bench-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if *binary, err = buildBinary(dir, ""); err != nil {
+			return err
+		}
+	}
 	rep := Report{Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339)}
 	var cur atomic.Pointer[recorder]
 	recFn := func() *recorder { return cur.Load() }

@@ -5,8 +5,6 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -102,19 +100,11 @@ type nodeFootprint struct {
 // /healthz answering 200, idle RSS, then RSS with 10 parties and 1,000
 // idle WebSocket clients.
 func measureNode(ctx context.Context, binary string) (*nodeFootprint, error) {
-	tmp, err := os.MkdirTemp("", "chatterbox-bench-node-")
+	p, _, stop, err := startMeasured(ctx, binary, "data")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	if binary, err = buildBinary(tmp, binary); err != nil {
-		return nil, err
-	}
-	p, err := startProcNode(ctx, binary, filepath.Join(tmp, "data"))
-	if err != nil {
-		return nil, err
-	}
-	defer p.stop()
+	defer stop()
 	nf := &nodeFootprint{ReadyMs: float64(p.ready.Microseconds()) / 1000, Parties: 10, Clients: 1000}
 	time.Sleep(2 * time.Second)
 	if nf.IdleRSSMB, err = p.rssMB(); err != nil {

@@ -70,6 +70,23 @@ func startProcNode(ctx context.Context, binary, dataDir string) (*procNode, erro
 	}
 }
 
+// startMeasured makes a temp dir, builds the binary into it unless one is
+// given, and starts it with its data in the dir; stop ends the process and
+// removes the dir. tmp is for the caller's other files.
+func startMeasured(ctx context.Context, binary, name string) (p *procNode, tmp string, stop func(), err error) {
+	if tmp, err = os.MkdirTemp("", "chatterbox-bench-"+name+"-"); err != nil {
+		return nil, "", nil, err
+	}
+	if binary, err = buildBinary(tmp, binary); err == nil {
+		p, err = startProcNode(ctx, binary, filepath.Join(tmp, name))
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", nil, err
+	}
+	return p, tmp, func() { p.stop(); os.RemoveAll(tmp) }, nil
+}
+
 func (p *procNode) pid() int { return p.cmd.Process.Pid }
 
 func (p *procNode) stop() {
