@@ -16,6 +16,7 @@ import (
 // another.
 const (
 	OpDomain     = "chatterbox/op/v1\n"
+	AdminDomain  = "chatterbox/admin-op/v1\n"
 	MsgDomain    = "chatterbox/msg/v1\n"
 	TypingDomain = "chatterbox/typing/v1\n"
 	JoinDomain   = "chatterbox/join/v1\n"

@@ -23,6 +23,11 @@ const (
 	KindInviteRevoke = "invite.revoke"
 	KindMemberUnban  = "member.unban"
 	KindDelete       = "delete"
+
+	// Owner-log ops about admins (admin.go).
+	KindAdminGrant    = "admin.grant"
+	KindAdminReclaim  = "admin.reclaim"
+	KindOwnerTransfer = "owner.transfer"
 )
 
 // Op is one entry of a party's state log.
@@ -33,6 +38,16 @@ type Op struct {
 	Time  int64           `json:"time"`           // unix milliseconds, owner's clock
 	Kind  string          `json:"kind"`
 	Body  json.RawMessage `json:"body"`
+	// Admin and Base are set on the ops of an admin's sub-log only (see
+	// admin.go): the admin's MemberID (the signer), and the seq of the
+	// owner log the admin's node had applied when it made the op. Seq and
+	// Prev then count and chain the admin's sub-log.
+	Admin string `json:"admin,omitempty"`
+	Base  uint64 `json:"base,omitempty"`
+	// Seen (owner ops only) is the head of each admin's sub-log the owner's
+	// node had applied: a node applies the op only once it holds those
+	// sub-log ops too, so it judges the op on what its signer saw.
+	Seen map[string]uint64 `json:"seen,omitempty"`
 }
 
 // SignedOp is an op as it travels and is stored: the exact payload bytes and
@@ -115,6 +130,10 @@ type (
 		// Ban (on a kick) refuses the member's key until the owner lifts
 		// it with member.unban.
 		Ban bool `json:"ban,omitempty"`
+		// Cut, set when the member is an admin, is the head of its
+		// sub-log the owner had applied: the admin's later ops made
+		// before this one are void everywhere (see admin.go).
+		Cut *uint64 `json:"cut,omitempty"`
 	}
 	InviteBody struct {
 		Invite string `json:"invite"`

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,6 +20,9 @@ type Member struct {
 	Addrs    []string `json:"addrs,omitempty"`
 	Seat     int      `json:"seat"`
 	JoinedAt int64    `json:"joinedAt"`
+	// By is the admin whose sub-log admitted the member; empty when the
+	// owner did.
+	By string `json:"by,omitempty"`
 }
 
 // Topic is a channel of a party.
@@ -59,6 +63,16 @@ type State struct {
 	// Banned are member keys kicked and not yet let back (id → the name
 	// they had); joins by them are invalid.
 	Banned map[string]string `json:"banned,omitempty"`
+
+	// Admins are the members the owner ever made admins, with their seats
+	// and sub-logs (admin.go). Tail is the largest admin id with an op
+	// applied after owner op Seq: sub-log ops sort by (base, admin, seq).
+	Admins map[string]*Admin `json:"admins,omitempty"`
+	Tail   string            `json:"tail,omitempty"`
+	// Undone are joins an admin signed that turned out void (the owner had
+	// reclaimed the seat, or the member was let in elsewhere first): the
+	// joiner's member id → why, so the joiner's node can say so.
+	Undone map[string]string `json:"undone,omitempty"`
 }
 
 // OwnerMember returns the owner's member record.
@@ -196,7 +210,15 @@ func Genesis(sop SignedOp) (*State, error) {
 
 // Next verifies sop as the next op of s (signature, party, seq, chain,
 // limits, seats) and returns the new state. s is not modified.
-func (s *State) Next(sop SignedOp) (*State, Op, error) {
+//
+// An op that a concurrent admin op placed before it made moot (the member
+// it names was let in or out already) is kept as a no-op: Next returns the
+// advanced state and an error wrapping ErrNoEffect. An op that voids admin
+// ops already applied returns ErrRefold: the state must be folded again
+// from the log (Fold).
+func (s *State) Next(sop SignedOp) (*State, Op, error) { return s.next(sop, false) }
+
+func (s *State) next(sop SignedOp, folding bool) (*State, Op, error) {
 	op, err := sop.Decode()
 	if err != nil {
 		return nil, op, err
@@ -220,12 +242,36 @@ func (s *State) Next(sop SignedOp) (*State, Op, error) {
 	if s.Deleted {
 		return nil, op, invalid("party is deleted")
 	}
+	if op.Admin != "" || op.Base != 0 {
+		return nil, op, invalid("an admin's op in the owner log")
+	}
+	if len(op.Seen) > s.Limits.Members*4 {
+		return nil, op, invalid("seen names %d admins", len(op.Seen))
+	}
+	for id, head := range op.Seen {
+		if a := s.Admins[id]; a == nil || a.Seq < head {
+			return nil, op, ErrNeedSync
+		}
+	}
 	n := s.Clone()
-	n.Seq, n.Head, n.HeadTime = op.Seq, sop.Hash(), op.Time
-	if err := n.apply(op); err != nil {
+	n.Seq, n.Head, n.HeadTime, n.Tail = op.Seq, sop.Hash(), op.Time, ""
+	if err := n.apply(op); errors.Is(err, ErrNoEffect) {
+		// The op stays in the log (the chain goes on) but does nothing.
+		return s.advanced(op, sop.Hash()), op, err
+	} else if err != nil {
 		return nil, op, err
 	}
+	if !folding && n.voidsApplied(op) {
+		return nil, op, ErrRefold
+	}
 	return n, op, nil
+}
+
+// advanced is s with op appended as a no-op.
+func (s *State) advanced(op Op, hash string) *State {
+	n := s.Clone()
+	n.Seq, n.Head, n.HeadTime, n.Tail = op.Seq, hash, op.Time, ""
+	return n
 }
 
 func (n *State) apply(op Op) error {
@@ -287,56 +333,19 @@ func (n *State) apply(op Op) error {
 		if _, err := MemberKey(b.Member); err != nil || b.Peer == "" {
 			return invalid("join member")
 		}
-		if n.Members[b.Member] != nil {
-			return invalid("%s is a member already", b.Member)
+		if a := n.DelegatedTo(b.Seat); a != "" {
+			return invalid("seat %d is delegated to admin %s", b.Seat, a)
 		}
-		if len(n.Members) >= n.Limits.Members {
-			return fmt.Errorf("%w: %w", ErrInvalidOp, ErrPartyFull)
+		if err := n.admit(b, op.Time, ""); err != nil {
+			return err
 		}
-		if b.Seat < 0 || b.Seat >= n.Limits.Members {
-			return invalid("seat %d outside the member limit", b.Seat)
-		}
-		for _, m := range n.Members {
-			if m.Seat == b.Seat {
-				return invalid("seat %d is taken", b.Seat)
-			}
-		}
-		if _, banned := n.Banned[b.Member]; banned {
-			return invalid("%s is banned", b.Member)
-		}
-		if err := CheckMemberName(b.Name); err != nil {
-			return invalid("member name")
-		}
-		if b.Invite == "" || n.Revoked[b.Invite] {
-			return invalid("invite %q revoked or missing", b.Invite)
-		}
-		if n.InviteUses == nil {
-			n.InviteUses = map[string]int{}
-		}
-		n.InviteUses[b.Invite]++
-		if b.InviteMax > 0 && n.InviteUses[b.Invite] > b.InviteMax {
-			return invalid("invite used more than %d times", b.InviteMax)
-		}
-		if b.RequestSig == "" || n.UsedJoinReq[b.RequestSig] {
-			return invalid("join request replayed")
-		}
-		if n.UsedJoinReq == nil {
-			n.UsedJoinReq = map[string]bool{}
-		}
-		n.UsedJoinReq[b.RequestSig] = true
-		if n.Peers == nil {
-			n.Peers = map[string]bool{}
-		}
-		n.Peers[b.Peer] = true
-		delete(n.Gone, b.Peer)
-		n.Members[b.Member] = &Member{ID: b.Member, Name: b.Name, Peer: b.Peer, Addrs: b.Addrs, Seat: b.Seat, JoinedAt: op.Time}
 	case KindMemberLeave, KindMemberKick:
 		var b MemberBody
 		if err := dec(&b); err != nil {
 			return err
 		}
 		if n.Members[b.Member] == nil {
-			return invalid("%s is not a member", b.Member)
+			return noEffect("%s is not a member", b.Member)
 		}
 		if b.Member == n.Owner {
 			return invalid("the owner cannot leave")
@@ -344,19 +353,9 @@ func (n *State) apply(op Op) error {
 		if b.Ban && op.Kind != KindMemberKick {
 			return invalid("only a kick bans")
 		}
-		gone := n.Members[b.Member]
-		delete(n.Members, b.Member)
-		if !n.MemberByPeer(gone.Peer) {
-			if n.Gone == nil {
-				n.Gone = map[string]uint64{}
-			}
-			n.Gone[gone.Peer] = op.Seq
-		}
-		if b.Ban {
-			if n.Banned == nil {
-				n.Banned = map[string]string{}
-			}
-			n.Banned[b.Member] = gone.Name
+		n.remove(b.Member, op.Seq, b.Ban)
+		if a := n.Admins[b.Member]; a != nil {
+			a.Active, a.Seats = false, nil
 		}
 	case KindMemberUnban:
 		var b MemberBody
@@ -378,8 +377,85 @@ func (n *State) apply(op Op) error {
 		n.Revoked[b.Invite] = true
 	case KindDelete:
 		n.Deleted = true
+	case KindAdminGrant, KindAdminReclaim, KindOwnerTransfer:
+		return n.applyAdminOwnerOp(op)
 	default:
 		return invalid("unknown kind %q", op.Kind)
 	}
 	return nil
+}
+
+// admit adds the member a join names, admitted by admin by ("" for the
+// owner), after the checks every join passes whoever sequenced it.
+func (n *State) admit(b JoinBody, at int64, by string) error {
+	if _, err := MemberKey(b.Member); err != nil || b.Peer == "" {
+		return invalid("join member")
+	}
+	if n.Members[b.Member] != nil {
+		return noEffect("%s is a member already", b.Member)
+	}
+	if len(n.Members) >= n.Limits.Members {
+		return fmt.Errorf("%w: %w", ErrInvalidOp, ErrPartyFull)
+	}
+	if b.Seat < 0 || b.Seat >= n.Limits.Members {
+		return invalid("seat %d outside the member limit", b.Seat)
+	}
+	for _, m := range n.Members {
+		if m.Seat == b.Seat {
+			return invalid("seat %d is taken", b.Seat)
+		}
+	}
+	if _, banned := n.Banned[b.Member]; banned {
+		return invalid("%s is banned", b.Member)
+	}
+	if err := CheckMemberName(b.Name); err != nil {
+		return invalid("member name")
+	}
+	if b.Invite == "" || n.Revoked[b.Invite] {
+		return invalid("invite %q revoked or missing", b.Invite)
+	}
+	if a := n.Admins[by]; a != nil && a.Revoked[b.Invite] {
+		return invalid("invite %q revoked by its admin", b.Invite)
+	}
+	if b.InviteMax > 0 && n.InviteUses[b.Invite] >= b.InviteMax {
+		return invalid("invite used more than %d times", b.InviteMax)
+	}
+	if b.RequestSig == "" || n.UsedJoinReq[b.RequestSig] {
+		return invalid("join request replayed")
+	}
+	if n.InviteUses == nil {
+		n.InviteUses = map[string]int{}
+	}
+	n.InviteUses[b.Invite]++
+	if n.UsedJoinReq == nil {
+		n.UsedJoinReq = map[string]bool{}
+	}
+	n.UsedJoinReq[b.RequestSig] = true
+	if n.Peers == nil {
+		n.Peers = map[string]bool{}
+	}
+	n.Peers[b.Peer] = true
+	delete(n.Gone, b.Peer)
+	delete(n.Undone, b.Member)
+	n.Members[b.Member] = &Member{ID: b.Member, Name: b.Name, Peer: b.Peer, Addrs: b.Addrs, Seat: b.Seat, JoinedAt: at, By: by}
+	return nil
+}
+
+// remove takes a member out (left or kicked, banned if ban) by the op at
+// seq.
+func (n *State) remove(member string, seq uint64, ban bool) {
+	gone := n.Members[member]
+	delete(n.Members, member)
+	if !n.MemberByPeer(gone.Peer) {
+		if n.Gone == nil {
+			n.Gone = map[string]uint64{}
+		}
+		n.Gone[gone.Peer] = seq
+	}
+	if ban {
+		if n.Banned == nil {
+			n.Banned = map[string]string{}
+		}
+		n.Banned[member] = gone.Name
+	}
 }
