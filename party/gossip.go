@@ -16,7 +16,7 @@ import (
 
 // gossipEnvelope is what travels on a party's pubsub topic.
 type gossipEnvelope struct {
-	Type string               `json:"t"` // "op", "msg" or "typing"
+	Type string               `json:"t"` // "op", "sub" (an admin's sub-log op), "msg" or "typing"
 	Op   *rules.SignedOp      `json:"op,omitempty"`
 	Msg  *rules.SignedMessage `json:"msg,omitempty"`
 	Typ  *rules.SignedTyping  `json:"typing,omitempty"`
@@ -55,6 +55,8 @@ func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict 
 	case env.Type == "typing" && env.Typ != nil:
 		_, v := rules.JudgeTyping(st, *env.Typ, s.c.now())
 		return v
+	case env.Type == "sub" && env.Op != nil:
+		return s.validateSub(st, from, *env.Op)
 	case env.Type != "op" || env.Op == nil:
 		return rules.Reject
 	}
@@ -79,10 +81,31 @@ func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict 
 		s.c.rep.ScheduleSync(party, from)
 		return rules.Ignore
 	}
-	if _, _, err := st.Next(*env.Op); err != nil {
+	switch _, _, err := st.Next(*env.Op); {
+	case errors.Is(err, rules.ErrNeedSync):
+		s.c.rep.ScheduleSync(party, from) // it waits for sub-log ops its signer saw
+		return rules.Ignore
+	case err != nil && !errors.Is(err, rules.ErrNoEffect) && !errors.Is(err, rules.ErrRefold):
 		return rules.Reject
 	}
 	return rules.Accept
+}
+
+// validateSub judges an op of an admin's sub-log. Signature and chain are
+// checked here; whether it is void where it belongs in the order, when
+// that is before the head, is found when it is applied.
+func (s *Service) validateSub(st *rules.State, from string, sop rules.SignedOp) rules.Verdict {
+	switch _, _, err := st.NextAdmin(sop); {
+	case err == nil, errors.Is(err, rules.ErrRefold):
+		return rules.Accept
+	case errors.Is(err, rules.ErrNeedSync):
+		s.c.rep.ScheduleSync(st.ID, from)
+		return rules.Ignore
+	case errors.Is(err, rules.ErrDuplicate):
+		return rules.Ignore
+	default: // outside its signer's powers, or not an admin's op at all
+		return rules.Reject
+	}
 }
 
 // validateMessage judges a gossiped message without storing it.
@@ -121,7 +144,11 @@ func (s *Service) DeliverGossip(party, from string, data []byte) {
 			s.c.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: rules.Label(st, ty.Author, st.Members[ty.Author].Name)}})
 		}
 	case env.Op != nil:
-		if _, err := s.ledger.apply(party, []rules.SignedOp{*env.Op}, ""); err != nil {
+		ops, subs := []rules.SignedOp{*env.Op}, []rules.SignedOp(nil)
+		if env.Type == "sub" {
+			ops, subs = nil, ops
+		}
+		if _, err := s.ledger.apply(party, ops, subs, ""); err != nil {
 			if errors.Is(err, errGap) {
 				s.c.rep.ScheduleSync(party, from)
 				return
@@ -133,7 +160,7 @@ func (s *Service) DeliverGossip(party, from string, data []byte) {
 
 // checkFork records a conflicting op for a seq this node has applied.
 func (s *Service) checkFork(party string, sop rules.SignedOp) {
-	if _, err := s.ledger.apply(party, []rules.SignedOp{sop}, ""); err != nil {
+	if _, err := s.ledger.apply(party, []rules.SignedOp{sop}, nil, ""); err != nil {
 		s.c.lg.Debug("fork check", "party", party, "err", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 
 	"github.com/chatterbox/chatterbox/party/replica"
 	"github.com/chatterbox/chatterbox/party/rules"
@@ -20,8 +22,8 @@ type ledger struct{ c *core }
 
 var _ replica.Log = (*ledger)(nil)
 
-// errGap means ops arrived beyond the next seq: the node must sync first.
-var errGap = errors.New("party: ops beyond the next seq; sync needed")
+// errGap means ops arrived that build on ops this node lacks.
+var errGap = replica.ErrGap
 
 // change says what applying a batch of ops did.
 type change struct {
@@ -29,6 +31,7 @@ type change struct {
 	state   *rules.State
 	kept    bool // some local account is still a member
 	fork    bool
+	refold  bool       // the state was folded again from the log
 	ops     []rules.Op // applied, in order
 }
 
@@ -38,6 +41,36 @@ func (l *ledger) State(party string) (*rules.State, error) { return l.c.store.St
 // Ops returns up to limit ops of party from seq from.
 func (l *ledger) Ops(party string, from uint64, limit int) ([]rules.SignedOp, error) {
 	return store.Read(l.c.store, func(t *store.Txn) ([]rules.SignedOp, error) { return t.Ops(party, from, limit) })
+}
+
+// SubOpsAfter returns up to limit sub-log ops of party beyond the heads
+// given (admin → seq), each sub-log in seq order.
+func (l *ledger) SubOpsAfter(party string, heads map[string]uint64, limit int) ([]rules.SignedOp, error) {
+	st, err := l.c.store.State(party)
+	if err != nil {
+		return nil, err
+	}
+	admins := make([]string, 0, len(st.Admins))
+	for id, a := range st.Admins {
+		if a.Seq > heads[id] {
+			admins = append(admins, id)
+		}
+	}
+	sort.Strings(admins)
+	return store.Read(l.c.store, func(t *store.Txn) ([]rules.SignedOp, error) {
+		var out []rules.SignedOp
+		for _, id := range admins {
+			if len(out) >= limit {
+				break
+			}
+			ops, err := t.SubOps(party, id, heads[id]+1, limit-len(out))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ops...)
+		}
+		return out, nil
+	})
 }
 
 // Held lists the states of the parties some local account is a member of.
@@ -63,23 +96,34 @@ func (l *ledger) Held() []*rules.State {
 	return out
 }
 
-// Sequence appends one op on the owner's node: build its body from the
-// current state (under the party lock, so requests are admitted one at a
-// time), judge it as every node will, store it durably (op, state and
-// local memberships in one synced transaction), then publish it.
+// Sequence appends one op to the owner log on the owner's node: build its
+// body from the current state (under the party lock, so requests are
+// admitted one at a time), judge it as every node will, store it durably
+// (op, state and local memberships in one synced transaction), then
+// publish it.
 func (l *ledger) Sequence(ctx context.Context, party, kind string, build func(*rules.State) (any, error)) (*rules.State, error) {
+	return l.SequenceAs(ctx, party, "", kind, build)
+}
+
+// SequenceAs appends one op to the sub-log of admin, on the admin's node,
+// or to the owner log for admin "" (see Sequence).
+func (l *ledger) SequenceAs(ctx context.Context, party, admin, kind string, build func(*rules.State) (any, error)) (*rules.State, error) {
 	unlock := l.c.lock(party)
-	sop, res, err := l.sequenceLocked(party, kind, build)
+	sop, res, err := l.sequenceLocked(party, admin, kind, build)
 	unlock()
 	if err != nil {
 		return nil, err
 	}
-	l.c.publish(ctx, party, gossipEnvelope{Type: "op", Op: &sop})
+	typ := "op"
+	if admin != "" {
+		typ = "sub"
+	}
+	l.c.publish(ctx, party, gossipEnvelope{Type: typ, Op: &sop})
 	l.afterChange(res)
 	return res.state, nil
 }
 
-func (l *ledger) sequenceLocked(party, kind string, build func(*rules.State) (any, error)) (rules.SignedOp, change, error) {
+func (l *ledger) sequenceLocked(party, admin, kind string, build func(*rules.State) (any, error)) (rules.SignedOp, change, error) {
 	var (
 		sop rules.SignedOp
 		res change
@@ -92,7 +136,12 @@ func (l *ledger) sequenceLocked(party, kind string, build func(*rules.State) (an
 		if st.Deleted {
 			return rules.ErrNotFound
 		}
-		key, err := l.c.ownerKey(st)
+		var key ed25519.PrivateKey
+		if admin == "" {
+			key, err = l.c.ownerKey(st)
+		} else {
+			key, err = l.c.adminKey(st, admin)
+		}
 		if err != nil {
 			return err
 		}
@@ -104,11 +153,27 @@ func (l *ledger) sequenceLocked(party, kind string, build func(*rules.State) (an
 		if err != nil {
 			return err
 		}
-		op := rules.Op{Party: party, Seq: st.Seq + 1, Prev: st.Head, Time: l.c.now().UnixMilli(), Kind: kind, Body: raw}
-		if sop, err = rules.SignOp(op, key); err != nil {
-			return err
+		op := rules.Op{Party: party, Seq: st.Seq + 1, Prev: st.Head, Time: l.c.now().UnixMilli(), Kind: kind, Body: raw, Seen: rules.SeenHeads(st)}
+		var next *rules.State
+		if admin == "" {
+			if sop, err = rules.SignOp(op, key); err != nil {
+				return err
+			}
+			next, _, err = st.Next(sop)
+		} else {
+			a := st.Admins[admin]
+			op.Admin, op.Base, op.Seq, op.Prev, op.Seen = admin, st.Seq, a.Seq+1, a.Head, nil
+			if sop, err = rules.SignAdminOp(op, key); err != nil {
+				return err
+			}
+			next, _, err = st.NextAdmin(sop)
+			if errors.Is(err, rules.ErrRefold) {
+				// Another admin's op with this base sorts after ours.
+				if err = t.PutSubOp(party, admin, op.Seq, sop); err == nil {
+					next, err = l.fold(t, st)
+				}
+			}
 		}
-		next, _, err := st.Next(sop)
 		if err != nil {
 			for _, limit := range []error{rules.ErrTopicLimit, rules.ErrPartyFull} {
 				if errors.Is(err, limit) {
@@ -117,7 +182,12 @@ func (l *ledger) sequenceLocked(party, kind string, build func(*rules.State) (an
 			}
 			return err
 		}
-		if err := t.PutOp(party, op.Seq, sop); err != nil {
+		if admin == "" {
+			err = t.PutOp(party, op.Seq, sop)
+		} else {
+			err = t.PutSubOp(party, admin, op.Seq, sop)
+		}
+		if err != nil {
 			return err
 		}
 		if err := t.PutState(next); err != nil {
@@ -142,22 +212,59 @@ func (c *core) ownerKey(st *rules.State) (ed25519.PrivateKey, error) {
 	return key, nil
 }
 
+// adminKey returns admin's private key if admin is an active admin of st
+// homed on this node.
+func (c *core) adminKey(st *rules.State, admin string) (ed25519.PrivateKey, error) {
+	m := st.Members[admin]
+	if m == nil || !st.IsAdmin(admin) || c.net == nil || m.Peer != c.net.SelfPeer() {
+		return nil, rules.ErrNotAdmin
+	}
+	key, ok := c.keys.MemberKey(admin)
+	if !ok {
+		return nil, rules.ErrNotAdmin
+	}
+	return key, nil
+}
+
+// fold computes a party's state again from its stored log (owner ops and
+// sub-logs), keeping what only this node knows (a detected fork).
+func (l *ledger) fold(t *store.Txn, old *rules.State) (*rules.State, error) {
+	owner, err := t.Ops(old.ID, 1, math.MaxInt)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := t.AllSubOps(old.ID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := rules.Fold(owner, subs)
+	if err != nil {
+		return nil, fmt.Errorf("party %s: stored log does not fold: %w", old.ID, err)
+	}
+	st.Frozen = old.Frozen
+	return st, nil
+}
+
 // Apply applies ops received from the network (gossip, sync or a join
-// response) in seq order. Ops at or below the head are compared with the
-// stored ones: equal ones are skipped, a different validly signed one is a
-// fork and freezes the party. genesisFor, when set, allows creating the
-// party from a create op whose hash must equal it.
-func (l *ledger) Apply(party string, ops []rules.SignedOp, genesisFor string) (replica.Applied, error) {
-	res, err := l.apply(party, ops, genesisFor)
+// response): owner ops in seq order and sub-log ops, each as soon as what
+// it builds on is here. Owner ops at or below the head are compared with
+// the stored ones: equal ones are skipped, a different validly signed one
+// is a fork and freezes the party. genesisFor, when set, allows creating
+// the party from a create op whose hash must equal it. What was applied
+// is kept; errGap says ops are missing before some that came.
+func (l *ledger) Apply(party string, ops, subs []rules.SignedOp, genesisFor string) (replica.Applied, error) {
+	res, err := l.apply(party, ops, subs, genesisFor)
 	return replica.Applied{Count: res.applied, Kept: res.kept}, err
 }
 
-func (l *ledger) apply(party string, ops []rules.SignedOp, genesisFor string) (change, error) {
+func (l *ledger) apply(party string, ops, subs []rules.SignedOp, genesisFor string) (change, error) {
 	defer l.c.lock(party)()
 	var res change
+	gap := false
 	err := l.c.store.Update(func(t *store.Txn) error {
-		res = change{}
+		res, gap = change{}, false
 		st, err := t.State(party)
+		ops := ops
 		if errors.Is(err, rules.ErrNotFound) && genesisFor != "" && len(ops) > 0 {
 			st, err = rules.Genesis(ops[0])
 			if err != nil {
@@ -173,43 +280,38 @@ func (l *ledger) apply(party string, ops []rules.SignedOp, genesisFor string) (c
 		} else if err != nil {
 			return err
 		}
-		for _, sop := range ops {
-			op, err := sop.Decode()
-			if err != nil {
-				return err
-			}
-			switch {
-			case op.Seq <= st.Seq:
-				ours, err := t.Op(party, op.Seq)
-				if err != nil {
-					return fmt.Errorf("party %s: op %d missing below head: %w", party, op.Seq, err)
-				}
-				if ours.Hash() == sop.Hash() {
-					continue
-				}
-				if owner, err := rules.MemberKey(st.Owner); err != nil || !sop.Verify(owner) || op.Party != party {
-					return fmt.Errorf("%w: conflicting op %d with a bad signature", rules.ErrInvalidOp, op.Seq)
-				}
-				st = st.Clone() // loaded states are shared; this one changes
-				if err := l.recordFork(t, st, store.ForkEvidence{Seq: op.Seq, Ours: ours, Theirs: sop}); err != nil {
-					return err
-				}
-				res.fork = true
-			case op.Seq > st.Seq+1:
-				return errGap
-			default:
-				next, applied, err := st.Next(sop)
+		a := applier{l: l, t: t, party: party, st: st, res: &res}
+		pendingOps, pendingSubs := ops, subs
+		for progress := true; progress && (len(pendingOps) > 0 || len(pendingSubs) > 0); {
+			progress = false
+			var left []rules.SignedOp
+			for _, sop := range pendingOps {
+				done, err := a.owner(sop)
 				if err != nil {
 					return err
 				}
-				res.ops = append(res.ops, applied)
-				if err := t.PutOp(party, op.Seq, sop); err != nil {
+				if done {
+					progress = true
+				} else {
+					left = append(left, sop)
+				}
+			}
+			pendingOps, left = left, nil
+			for _, sop := range pendingSubs {
+				done, err := a.sub(sop)
+				if err != nil {
 					return err
 				}
-				st = next
-				res.applied++
+				if done {
+					progress = true
+				} else {
+					left = append(left, sop)
+				}
 			}
+			pendingSubs = left
 		}
+		gap = len(pendingOps) > 0 || len(pendingSubs) > 0
+		st = a.st
 		if res.applied == 0 && !res.fork {
 			res.state, res.kept = st, true
 			return nil
@@ -225,7 +327,108 @@ func (l *ledger) apply(party string, ops []rules.SignedOp, genesisFor string) (c
 		return res, err
 	}
 	l.afterChange(res)
+	if gap {
+		return res, errGap
+	}
 	return res, nil
+}
+
+// applier applies received ops to one party within a transaction.
+type applier struct {
+	l     *ledger
+	t     *store.Txn
+	party string
+	st    *rules.State
+	res   *change
+}
+
+// owner applies one owner op if it is next; done reports whether the op
+// needs no more looking at (applied, a duplicate, or a recorded fork).
+func (a *applier) owner(sop rules.SignedOp) (done bool, err error) {
+	st, t, party := a.st, a.t, a.party
+	op, err := sop.Decode()
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case op.Seq <= st.Seq:
+		ours, err := t.Op(party, op.Seq)
+		if err != nil {
+			return false, fmt.Errorf("party %s: op %d missing below head: %w", party, op.Seq, err)
+		}
+		if ours.Hash() == sop.Hash() {
+			return true, nil
+		}
+		if owner, err := rules.MemberKey(st.Owner); err != nil || !sop.Verify(owner) || op.Party != party {
+			return false, fmt.Errorf("%w: conflicting op %d with a bad signature", rules.ErrInvalidOp, op.Seq)
+		}
+		a.st = st.Clone() // loaded states are shared; this one changes
+		if err := a.l.recordFork(t, a.st, store.ForkEvidence{Seq: op.Seq, Ours: ours, Theirs: sop}); err != nil {
+			return false, err
+		}
+		a.res.fork = true
+		return true, nil
+	case op.Seq > st.Seq+1:
+		return false, nil
+	}
+	next, applied, err := st.Next(sop)
+	switch {
+	case errors.Is(err, rules.ErrNeedSync):
+		return false, nil // it waits for sub-log ops its signer saw
+	case errors.Is(err, rules.ErrRefold):
+		if err := t.PutOp(party, op.Seq, sop); err != nil {
+			return false, err
+		}
+		if next, err = a.l.fold(t, st); err != nil {
+			return false, err
+		}
+		a.res.refold = true
+	case err != nil && !errors.Is(err, rules.ErrNoEffect):
+		return false, err
+	default:
+		if err := t.PutOp(party, op.Seq, sop); err != nil {
+			return false, err
+		}
+	}
+	a.res.ops = append(a.res.ops, applied)
+	a.st = next
+	a.res.applied++
+	return true, nil
+}
+
+// sub applies one sub-log op if what it builds on is here.
+func (a *applier) sub(sop rules.SignedOp) (done bool, err error) {
+	st, t, party := a.st, a.t, a.party
+	next, op, err := st.NextAdmin(sop)
+	switch {
+	case errors.Is(err, rules.ErrNeedSync):
+		return false, nil
+	case errors.Is(err, rules.ErrDuplicate):
+		if ours, err := t.SubOp(party, op.Admin, op.Seq); err == nil && ours.Hash() != sop.Hash() {
+			a.l.c.lg.Error("an admin signed two different ops with one seq of its sub-log; its owner should remove it",
+				"party", party, "admin", op.Admin, "seq", op.Seq)
+		}
+		return true, nil
+	case errors.Is(err, rules.ErrRefold):
+		if err := t.PutSubOp(party, op.Admin, op.Seq, sop); err != nil {
+			return false, err
+		}
+		if next, err = a.l.fold(t, st); err != nil {
+			return false, err
+		}
+		a.res.refold = true
+	case err != nil && !errors.Is(err, rules.ErrVoid):
+		a.l.c.lg.Debug("sub-log op refused", "party", party, "err", err)
+		return true, nil
+	default:
+		if err := t.PutSubOp(party, op.Admin, op.Seq, sop); err != nil {
+			return false, err
+		}
+	}
+	a.res.ops = append(a.res.ops, op)
+	a.st = next
+	a.res.applied++
+	return true, nil
 }
 
 // recordFork stores fork evidence and freezes the party.

@@ -37,7 +37,9 @@ type Response struct {
 	Error   string           `json:"error,omitempty"`
 	Message string           `json:"message,omitempty"`
 	Ops     []rules.SignedOp `json:"ops,omitempty"`
-	More    bool             `json:"more,omitempty"`
+	// SubOps are ops of the admins' sub-logs, each sub-log in seq order.
+	SubOps []rules.SignedOp `json:"subs,omitempty"`
+	More   bool             `json:"more,omitempty"`
 }
 
 // MsgSyncResponse answers a message sync request.
@@ -66,10 +68,13 @@ type LeaveRequest struct {
 }
 
 // SyncRequest asks for ops of Party from seq From (inclusive, so the
-// responder's op at the requester's head can be compared for forks).
+// responder's op at the requester's head can be compared for forks), and
+// for the sub-log ops beyond the requester's heads.
 type SyncRequest struct {
 	Party string `json:"party"`
 	From  uint64 `json:"from"`
+	// Subs are the requester's sub-log heads (admin → seq).
+	Subs map[string]uint64 `json:"subs,omitempty"`
 }
 
 // MsgSyncRequest asks for the messages of Party beyond the requester's

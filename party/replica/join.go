@@ -9,26 +9,28 @@ import (
 )
 
 // Joining, both sides: a joiner's node sends its signed request to the
-// owner's node (Join), which admits it by sequencing a member.join op
-// and answers with the log (handleJoin).
+// node of the invite's issuer (Join) — the owner's, or an admin's — which
+// admits it by sequencing a member.join op (into the owner log, or into
+// one of the admin's seats in its sub-log) and answers with the log
+// (handleJoin).
 
-// Join sends a signed join request for party to the owner's node and
+// Join sends a signed join request for party to the issuer's node and
 // applies the log it answers with. It returns nil when the log was
-// applied, rules.ErrUnreachable when the owner's node could not be asked,
-// or the owner's refusal.
-func (r *Replica) Join(party, ownerPeer string, addrs []string, req []byte) error {
+// applied, rules.ErrUnreachable when the issuer's node could not be
+// asked, or its refusal.
+func (r *Replica) Join(party, issuerPeer string, addrs []string, req []byte) error {
 	var resp Response
-	if err := r.roundTrip(ownerPeer, addrs, req, r.cfg.RequestTimeout, &resp); err != nil {
+	if err := r.roundTrip(issuerPeer, addrs, req, r.cfg.RequestTimeout, &resp); err != nil {
 		return err
 	}
 	if resp.Error != "" {
 		return rules.ErrorFromCode(resp.Error)
 	}
-	if _, err := r.log.Apply(party, resp.Ops, party); err != nil {
+	if _, err := r.log.Apply(party, resp.Ops, resp.SubOps, party); err != nil && !errors.Is(err, ErrGap) {
 		return err
 	}
 	if resp.More {
-		r.SyncWith(party, ownerPeer)
+		r.SyncWith(party, issuerPeer)
 	}
 	return nil
 }
@@ -56,9 +58,12 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 	if len(addrs) > 16 {
 		addrs = addrs[:16]
 	}
+	// The issuer sequences: the owner into the owner log, an admin into
+	// its own seats. Whoever the invite names must hold that role now.
+	issuer := ""
 	build := func(st *rules.State) (any, error) {
-		if st.Owner != inv.Owner {
-			return nil, fmt.Errorf("%w: signed by a key that does not own the party", rules.ErrInviteInvalid)
+		if st.Owner != inv.Owner && !st.IsAdmin(inv.Owner) {
+			return nil, fmt.Errorf("%w: signed by a key that neither owns the party nor admits to it", rules.ErrInviteInvalid)
 		}
 		if st.Members[jr.Member] != nil {
 			if st.UsedJoinReq[reqID] {
@@ -67,6 +72,7 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 			return nil, rules.ErrAlreadyMember
 		}
 		_, banned := st.Banned[jr.Member]
+		seat := st.FreeSeatOf(issuer)
 		switch {
 		case st.UsedJoinReq[reqID]:
 			return nil, rules.ErrReplayed
@@ -74,7 +80,7 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 			return nil, rules.ErrBanned
 		case st.Frozen:
 			return nil, rules.ErrFrozen
-		case st.Revoked[inv.ID]:
+		case st.Revoked[inv.ID] || (issuer != "" && st.Admins[issuer].Revoked[inv.ID]):
 			return nil, rules.ErrInviteRevoked
 		case inv.Expired(r.cfg.Now()):
 			return nil, rules.ErrInviteExpired
@@ -82,20 +88,31 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 			return nil, rules.ErrInviteUsedUp
 		case len(st.Members) >= st.Limits.Members:
 			return nil, rules.ErrPartyFull
+		case seat < 0 && issuer != "":
+			return nil, rules.ErrNoSeat
+		case seat < 0:
+			return nil, rules.ErrPartyFull // every free seat is delegated to an admin
 		}
-		return rules.JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: st.FreeSeat(),
+		return rules.JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: seat,
 			Invite: inv.ID, InviteMax: inv.MaxUses, RequestSig: reqID}, nil
 	}
-	st, err := r.log.Sequence(ctx, inv.Party, rules.KindMemberJoin, build)
+	if st, err := r.log.State(inv.Party); err == nil && st.Owner != inv.Owner {
+		issuer = inv.Owner
+	}
+	st, err := r.log.SequenceAs(ctx, inv.Party, issuer, rules.KindMemberJoin, build)
 	if err != nil && !errors.Is(err, ErrDone) {
 		return Response{}, err
 	}
 	if st != nil && st.Members[jr.Member] != nil {
-		r.lg.Info("admitted member", "party", inv.Party, "member", jr.Member, "seat", st.Members[jr.Member].Seat)
+		r.lg.Info("admitted member", "party", inv.Party, "member", jr.Member, "seat", st.Members[jr.Member].Seat, "admin", issuer)
 	}
 	ops, err := r.log.Ops(inv.Party, 1, syncBatch)
 	if err != nil {
 		return Response{}, err
 	}
-	return Response{Ops: ops, More: len(ops) == syncBatch}, nil
+	subs, err := r.log.SubOpsAfter(inv.Party, nil, syncBatch)
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{Ops: ops, SubOps: subs, More: len(ops) == syncBatch || len(subs) == syncBatch}, nil
 }

@@ -114,7 +114,17 @@ func (l *memLog) Ops(party string, from uint64, limit int) ([]rules.SignedOp, er
 	return ops[from-1 : min(len(ops), int(from-1)+limit)], nil
 }
 
-func (l *memLog) Apply(party string, ops []rules.SignedOp, genesisFor string) (replica.Applied, error) {
+// memLog has no admins: parties with sub-logs are tested on real nodes.
+func (l *memLog) SubOpsAfter(string, map[string]uint64, int) ([]rules.SignedOp, error) { return nil, nil }
+
+func (l *memLog) SequenceAs(ctx context.Context, party, admin, kind string, build func(*rules.State) (any, error)) (*rules.State, error) {
+	if admin != "" {
+		return nil, rules.ErrNotAdmin
+	}
+	return l.Sequence(ctx, party, kind, build)
+}
+
+func (l *memLog) Apply(party string, ops, _ []rules.SignedOp, genesisFor string) (replica.Applied, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var res replica.Applied

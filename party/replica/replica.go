@@ -11,6 +11,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -39,13 +40,21 @@ type Log interface {
 	State(party string) (*rules.State, error)
 	// Ops returns up to limit ops of party from seq from.
 	Ops(party string, from uint64, limit int) ([]rules.SignedOp, error)
-	// Apply applies ops received from a peer, in seq order. genesisFor,
-	// when set, allows creating the party from its create op (a join).
-	Apply(party string, ops []rules.SignedOp, genesisFor string) (Applied, error)
+	// SubOpsAfter returns up to limit ops of the admins' sub-logs of party
+	// beyond heads (admin → seq).
+	SubOpsAfter(party string, heads map[string]uint64, limit int) ([]rules.SignedOp, error)
+	// Apply applies owner ops (in seq order) and sub-log ops received from
+	// a peer, keeps what could be applied, and returns an error wrapping
+	// ErrGap when some wait for ops not here. genesisFor, when set, allows
+	// creating the party from its create op (a join).
+	Apply(party string, ops, subs []rules.SignedOp, genesisFor string) (Applied, error)
 	// Sequence appends one op built from the current state, on the
 	// owner's node, one at a time per party; build may return ErrDone to
 	// add nothing.
 	Sequence(ctx context.Context, party, kind string, build func(*rules.State) (any, error)) (*rules.State, error)
+	// SequenceAs appends one op to admin's sub-log on the admin's node
+	// (the owner log for admin ""), as Sequence does.
+	SequenceAs(ctx context.Context, party, admin, kind string, build func(*rules.State) (any, error)) (*rules.State, error)
 	// FeedHeads is the party's version vector of messages.
 	FeedHeads(party string) (map[string]uint64, error)
 	// FeedHead is the contiguous head of one feed.
@@ -65,6 +74,10 @@ type Applied struct {
 	Count int  // ops applied
 	Kept  bool // some local account is still a member
 }
+
+// ErrGap means ops arrived that build on ops this node lacks: a sync with
+// their sender brings those.
+var ErrGap = errors.New("replica: ops missing before some that came; sync needed")
 
 // ErrDone, returned by a Sequence build function, means the request was
 // answered already: nothing is added and the caller answers as if it had

@@ -164,7 +164,8 @@ func (r *Replica) SyncWith(party, peer string) {
 			return
 		}
 		var resp Response
-		if err := r.roundTrip(peer, nil, plainRequest(reqSync, SyncRequest{Party: party, From: st.Seq}), r.cfg.SyncTimeout, &resp); err != nil {
+		req := SyncRequest{Party: party, From: st.Seq, Subs: rules.SeenHeads(st)}
+		if err := r.roundTrip(peer, nil, plainRequest(reqSync, req), r.cfg.SyncTimeout, &resp); err != nil {
 			r.lg.Debug("sync failed", "party", party, "peer", peer, "err", err)
 			return
 		}
@@ -172,8 +173,8 @@ func (r *Replica) SyncWith(party, peer string) {
 			r.lg.Debug("sync refused", "party", party, "peer", peer, "code", resp.Error)
 			return
 		}
-		res, err := r.log.Apply(party, resp.Ops, "")
-		if err != nil {
+		res, err := r.log.Apply(party, resp.Ops, resp.SubOps, "")
+		if err != nil && !errors.Is(err, ErrGap) {
 			r.lg.Warn("sync: ops not applied", "party", party, "peer", peer, "err", err)
 			return
 		}
@@ -275,7 +276,17 @@ func (r *Replica) handleSync(from string, req Request) (Response, error) {
 		}
 	}
 	more := len(ops) > 0 && seqOf(ops[len(ops)-1]) < upTo
-	return Response{Ops: ops, More: more}, nil
+	subs, err := r.log.SubOpsAfter(sr.Party, sr.Subs, syncBatch)
+	if err != nil {
+		return Response{}, err
+	}
+	if upTo < st.Seq {
+		// A gone node gets the sub-log ops placed before the op it may
+		// not read beyond (an admin's kick of it among them).
+		subs = slices.DeleteFunc(subs, func(sop rules.SignedOp) bool { op, _ := sop.Decode(); return op.Base > upTo })
+	}
+	more = more || len(subs) == syncBatch
+	return Response{Ops: ops, SubOps: subs, More: more}, nil
 }
 
 func seqOf(sop rules.SignedOp) uint64 {

@@ -335,7 +335,8 @@ func (n *State) applySub(op Op, hash string, cuts []cut) error {
 }
 
 // subEffect is what a valid sub-log op does: admit into the admin's own
-// seats, kick a member the admin let in, revoke the admin's invite.
+// seats, kick a member the admin let in, revoke the admin's invite, or
+// create, rename or delete a topic.
 func (n *State) subEffect(op Op, a *Admin) error {
 	switch op.Kind {
 	case KindMemberJoin:
@@ -362,6 +363,16 @@ func (n *State) subEffect(op Op, a *Admin) error {
 			return invalid("%s was not let in by %s", b.Member, op.Admin)
 		}
 		n.remove(b.Member, n.Seq, false)
+		return nil
+	case KindTopicCreate, KindTopicRename, KindTopicDelete:
+		// The topic cap holds in the order: a create beyond it, made
+		// concurrently with another admin's, is void everywhere.
+		if err := n.apply(op); err != nil {
+			if errors.Is(err, ErrTopicLimit) {
+				return fmt.Errorf("%w: %w", ErrInvalidOp, ErrTopicLimit)
+			}
+			return err
+		}
 		return nil
 	case KindInviteRevoke:
 		var b InviteBody

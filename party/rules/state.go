@@ -303,7 +303,9 @@ func (n *State) apply(op Op) error {
 			return invalid("topic %s exists", b.ID)
 		}
 		if len(n.Topics) >= n.Limits.Topics {
-			return fmt.Errorf("%w: %w", ErrInvalidOp, ErrTopicLimit)
+			// An admin's topic placed before this op may have taken the
+			// last place: kept, without effect, as every node keeps it.
+			return fmt.Errorf("%w: %w", ErrNoEffect, ErrTopicLimit)
 		}
 		n.Topics[b.ID] = &Topic{ID: b.ID, Name: b.Name, CreatedAt: op.Time}
 	case KindTopicRename:
@@ -312,8 +314,11 @@ func (n *State) apply(op Op) error {
 			return err
 		}
 		t := n.Topics[b.ID]
-		if _, err := CheckName(b.Name); err != nil || t == nil {
+		if _, err := CheckName(b.Name); err != nil || b.ID == "" {
 			return invalid("topic rename")
+		}
+		if t == nil { // deleted by an admin's op placed before
+			return noEffect("no topic %s", b.ID)
 		}
 		t.Name = b.Name
 	case KindTopicDelete:
@@ -322,7 +327,7 @@ func (n *State) apply(op Op) error {
 			return err
 		}
 		if n.Topics[b.ID] == nil {
-			return invalid("no topic %s", b.ID)
+			return noEffect("no topic %s", b.ID)
 		}
 		delete(n.Topics, b.ID)
 	case KindMemberJoin:

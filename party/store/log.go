@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -42,16 +43,62 @@ func (t *Txn) Op(party string, seq uint64) (rules.SignedOp, error) {
 
 // Ops returns up to limit ops of party starting at seq from.
 func (t *Txn) Ops(party string, from uint64, limit int) ([]rules.SignedOp, error) {
-	prefix := []byte(pOp + party + "/")
+	return t.scanOps([]byte(pOp+party+"/"), opKey(party, from), limit)
+}
+
+func (t *Txn) scanOps(prefix, from []byte, limit int) ([]rules.SignedOp, error) {
 	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
 	var out []rules.SignedOp
-	for it.Seek(opKey(party, from)); it.Valid() && len(out) < limit; it.Next() {
+	for it.Seek(from); it.Valid() && len(out) < limit; it.Next() {
 		var op rules.SignedOp
 		if err := it.Item().Value(func(raw []byte) error { return json.Unmarshal(raw, &op) }); err != nil {
 			return nil, err
 		}
 		out = append(out, op)
+	}
+	return out, nil
+}
+
+func subKey(party, admin string, seq uint64) []byte {
+	return fmt.Appendf(nil, "%s%s/%s/%016x", pSub, party, admin, seq)
+}
+
+// PutSubOp stores op seq of admin's sub-log of party.
+func (t *Txn) PutSubOp(party, admin string, seq uint64, sop rules.SignedOp) error {
+	return t.set(subKey(party, admin, seq), sop)
+}
+
+// SubOp returns op seq of admin's sub-log of party.
+func (t *Txn) SubOp(party, admin string, seq uint64) (rules.SignedOp, error) {
+	var op rules.SignedOp
+	err := t.get(subKey(party, admin, seq), &op)
+	return op, err
+}
+
+// SubOps returns up to limit ops of admin's sub-log of party from seq
+// from.
+func (t *Txn) SubOps(party, admin string, from uint64, limit int) ([]rules.SignedOp, error) {
+	return t.scanOps([]byte(pSub+party+"/"+admin+"/"), subKey(party, admin, from), limit)
+}
+
+// AllSubOps returns every admin's sub-log of party, each in seq order.
+func (t *Txn) AllSubOps(party string) (map[string][]rules.SignedOp, error) {
+	prefix := []byte(pSub + party + "/")
+	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	out := map[string][]rules.SignedOp{}
+	for it.Rewind(); it.Valid(); it.Next() {
+		rest := string(it.Item().Key()[len(prefix):])
+		admin, _, ok := strings.Cut(rest, "/")
+		if !ok {
+			continue
+		}
+		var op rules.SignedOp
+		if err := it.Item().Value(func(raw []byte) error { return json.Unmarshal(raw, &op) }); err != nil {
+			return nil, err
+		}
+		out[admin] = append(out[admin], op)
 	}
 	return out, nil
 }
@@ -70,7 +117,7 @@ func (t *Txn) Forks(party string) ([]ForkEvidence, error) {
 // forks).
 func (t *Txn) DropParty(party string) error {
 	t.wroteState = true
-	for _, p := range []string{pOp, pFork, pInv} {
+	for _, p := range []string{pOp, pSub, pFork, pInv} {
 		if err := kv.DeletePrefix(t.txn, []byte(p+party+"/")); err != nil {
 			return err
 		}

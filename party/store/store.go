@@ -38,6 +38,7 @@ import (
 const (
 	pState = "p/state/"
 	pOp    = "p/op/"
+	pSub   = "p/sub/" // admins' sub-logs: party/admin/seq
 	pFork  = "p/fork/"
 	pInv   = "p/inv/"
 	pMine  = "p/mine/"
