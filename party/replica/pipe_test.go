@@ -115,7 +115,9 @@ func (l *memLog) Ops(party string, from uint64, limit int) ([]rules.SignedOp, er
 }
 
 // memLog has no admins: parties with sub-logs are tested on real nodes.
-func (l *memLog) SubOpsAfter(string, map[string]uint64, int) ([]rules.SignedOp, error) { return nil, nil }
+func (l *memLog) SubOpsAfter(string, map[string]uint64, int) ([]rules.SignedOp, error) {
+	return nil, nil
+}
 
 func (l *memLog) SequenceAs(ctx context.Context, party, admin, kind string, build func(*rules.State) (any, error)) (*rules.State, error) {
 	if admin != "" {
