@@ -44,6 +44,22 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 	route("DELETE /api/parties/{id}/bans/{memberId}", noContent(s, func(r *http.Request, p identity.Principal) error {
 		return ps.Unban(r.Context(), actor(p), r.PathValue("id"), r.PathValue("memberId"))
 	}))
+	route("PUT /api/parties/{id}/admins/{memberId}", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req adminRequest) (any, error) {
+		seats := -1
+		if req.Seats != nil {
+			if *req.Seats < 0 {
+				return nil, errBadJSON("seats must be a number from 0 to 10.")
+			}
+			seats = *req.Seats
+		}
+		return ps.SetAdmin(r.Context(), actor(p), r.PathValue("id"), r.PathValue("memberId"), seats)
+	}))
+	route("DELETE /api/parties/{id}/admins/{memberId}", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		return ps.RemoveAdmin(r.Context(), actor(p), r.PathValue("id"), r.PathValue("memberId"))
+	}))
+	route("POST /api/parties/{id}/transfer", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req memberRequest) (any, error) {
+		return ps.Transfer(r.Context(), actor(p), r.PathValue("id"), req.MemberID)
+	}))
 
 	route("POST /api/parties/{id}/invites", withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req inviteRequest) (any, error) {
 		if req.ExpiresIn < 0 || req.ExpiresIn > int64(rules.MaxInviteTTL/time.Second) {
@@ -75,6 +91,16 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 
 type nameRequest struct {
 	Name string `json:"name"`
+}
+
+// adminRequest sets an admin's number of delegated seats (omitted: 2 for
+// a new admin, no change for an admin).
+type adminRequest struct {
+	Seats *int `json:"seats"`
+}
+
+type memberRequest struct {
+	MemberID string `json:"memberId"`
 }
 
 type inviteRequest struct {

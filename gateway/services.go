@@ -23,6 +23,9 @@ type Parties interface {
 	Leave(ctx context.Context, a party.Actor, party string) error
 	Kick(ctx context.Context, a party.Actor, party, member string) error
 	Unban(ctx context.Context, a party.Actor, party, member string) error
+	SetAdmin(ctx context.Context, a party.Actor, party, member string, seats int) (party.View, error)
+	RemoveAdmin(ctx context.Context, a party.Actor, party, member string) (party.View, error)
+	Transfer(ctx context.Context, a party.Actor, party, member string) (party.View, error)
 	CreateInvite(a party.Actor, party string, ttl time.Duration, maxUses int) (party.InviteView, error)
 	Invites(a party.Actor, party string) ([]party.InviteView, error)
 	RevokeInvite(ctx context.Context, a party.Actor, party, invite string) error

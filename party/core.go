@@ -27,6 +27,19 @@ func (c *core) memberships(account string) ([]store.Membership, error) {
 	return store.Read(c.store, func(t *store.Txn) ([]store.Membership, error) { return t.Memberships(account) })
 }
 
+// partyCount is how many parties account is in or waits to join (an
+// undone admission does not count).
+func (c *core) partyCount(account string) (int, error) {
+	ms, err := c.memberships(account)
+	n := 0
+	for _, m := range ms {
+		if m.Status != store.StatusUndone {
+			n++
+		}
+	}
+	return n, err
+}
+
 // requireMember checks the actor is an active member of party.
 func (c *core) requireMember(a Actor, party string) error {
 	m, err := c.membership(a.AccountID, party)

@@ -48,7 +48,7 @@ func (c *core) opEvents(st *rules.State, ops []rules.Op) {
 	for _, op := range ops {
 		var ev Event
 		switch op.Kind {
-		case rules.KindRename:
+		case rules.KindRename, rules.KindAdminGrant, rules.KindAdminReclaim, rules.KindOwnerTransfer:
 			ev = Event{Type: EvPartyUpdated, Data: map[string]string{"name": st.Name}}
 		case rules.KindDelete:
 			ev = Event{Type: EvPartyDeleted}

@@ -11,10 +11,13 @@ import (
 	"github.com/chatterbox/chatterbox/party/store"
 )
 
-// Invites as the owner issues, lists and revokes them.
+// Invites as the owner or an admin issues, lists and revokes them. An
+// invite is signed by its issuer's member key and names the issuer's node:
+// that node admits whoever uses it.
 
-// CreateInvite issues an invite signed by the owner's member key; ttl 0
-// means rules.DefaultInviteTTL, maxUses 0 no limit.
+// CreateInvite issues an invite signed by the actor's member key (the
+// owner's or an admin's); ttl 0 means rules.DefaultInviteTTL, maxUses 0
+// no limit.
 func (p *Parties) CreateInvite(a Actor, party string, ttl time.Duration, maxUses int) (InviteView, error) {
 	if ttl == 0 {
 		ttl = rules.DefaultInviteTTL
@@ -22,12 +25,12 @@ func (p *Parties) CreateInvite(a Actor, party string, ttl time.Duration, maxUses
 	if err := rules.CheckInviteOptions(ttl, maxUses); err != nil {
 		return InviteView{}, err
 	}
-	st, err := p.ownedState(a, party)
+	st, err := p.issuerState(a, party)
 	if err != nil {
 		return InviteView{}, err
 	}
 	c := p.c
-	inv := rules.Invite{V: 1, Party: party, PartyName: st.Name, ID: randomID(), Owner: st.Owner, OwnerPeer: c.net.SelfPeer(),
+	inv := rules.Invite{V: 1, Party: party, PartyName: st.Name, ID: randomID(), Owner: a.MemberID(), OwnerPeer: c.net.SelfPeer(),
 		Addrs: c.net.SelfAddrs(), Expires: c.now().Add(ttl).Unix(), MaxUses: maxUses}
 	token, err := rules.SignInvite(inv, a.Key)
 	if err != nil {
@@ -40,9 +43,9 @@ func (p *Parties) CreateInvite(a Actor, party string, ttl time.Duration, maxUses
 	return inviteView(rec, st), nil
 }
 
-// Invites lists the party's invites (owner only).
+// Invites lists the invites the actor issued (owner or admin).
 func (p *Parties) Invites(a Actor, party string) ([]InviteView, error) {
-	st, err := p.ownedState(a, party)
+	st, err := p.issuerState(a, party)
 	if err != nil {
 		return nil, err
 	}
@@ -53,30 +56,48 @@ func (p *Parties) Invites(a Actor, party string) ([]InviteView, error) {
 	})
 	out := []InviteView{}
 	for _, r := range slices.Backward(recs) {
-		out = append(out, inviteView(r, st))
+		if r.Invite.Owner == a.MemberID() {
+			out = append(out, inviteView(r, st))
+		}
 	}
 	return out, err
 }
 
-// RevokeInvite revokes an invite for every node (owner only).
+// issuerState returns the party's state if the actor may issue invites:
+// its owner or an admin.
+func (p *Parties) issuerState(a Actor, party string) (*rules.State, error) {
+	st, err := p.c.memberState(a, party)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.Deleted:
+		return nil, rules.ErrNotFound
+	case st.Owner != a.MemberID() && !st.IsAdmin(a.MemberID()):
+		return nil, rules.ErrNotAdmin
+	}
+	return st, nil
+}
+
+// RevokeInvite revokes an invite the actor issued, for every node.
 func (p *Parties) RevokeInvite(ctx context.Context, a Actor, party, invite string) error {
-	if _, err := p.ownedState(a, party); err != nil {
+	if _, err := p.issuerState(a, party); err != nil {
 		return err
 	}
-	var issued bool
+	var rec store.InviteRecord
 	err := p.c.store.View(func(t *store.Txn) error {
 		var err error
-		issued, err = t.HasInvite(party, invite)
+		rec, err = t.Invite(party, invite)
 		return err
 	})
+	if errors.Is(err, rules.ErrNotFound) || (err == nil && rec.Invite.Owner != a.MemberID()) {
+		return rules.ErrInviteNotFound
+	}
 	if err != nil {
 		return err
 	}
-	if !issued {
-		return rules.ErrInviteNotFound
-	}
-	_, err = p.ownerOp(ctx, a, party, rules.KindInviteRevoke, func(st *rules.State) (any, error) {
-		if st.Revoked[invite] {
+	_, err = p.manageOp(ctx, a, party, rules.KindInviteRevoke, func(st *rules.State) (any, error) {
+		if inviteRevoked(st, rec.Invite) {
 			return nil, replica.ErrDone
 		}
 		return rules.InviteBody{Invite: invite}, nil
@@ -85,4 +106,14 @@ func (p *Parties) RevokeInvite(ctx context.Context, a Actor, party, invite strin
 		return nil
 	}
 	return err
+}
+
+// inviteRevoked reports whether inv was revoked by the owner or by the
+// admin who issued it.
+func inviteRevoked(st *rules.State, inv rules.Invite) bool {
+	if st.Revoked[inv.ID] {
+		return true
+	}
+	a := st.Admins[inv.Owner]
+	return a != nil && a.Revoked[inv.ID]
 }

@@ -46,16 +46,16 @@ func (p *Parties) addPending(a Actor, inv rules.Invite, token string) error {
 	switch {
 	case err == nil && m.Status == store.StatusMember:
 		return rules.ErrAlreadyMember
-	case err == nil:
+	case err == nil && m.Status == store.StatusPending:
 		return nil // pending already: try again now
-	case !errors.Is(err, rules.ErrNotFound):
+	case err != nil && !errors.Is(err, rules.ErrNotFound):
 		return err
 	}
-	ms, err := c.memberships(a.AccountID)
+	n, err := c.partyCount(a.AccountID) // an undone admission is replaced
 	if err != nil {
 		return err
 	}
-	if len(ms) >= rules.MaxPartiesPerUser {
+	if n >= rules.MaxPartiesPerUser {
 		return rules.ErrPartyLimit
 	}
 	req, err := replica.EncodeJoinRequest(replica.Joiner{Key: a.Key, Name: a.Name, Peer: c.net.SelfPeer(), Addrs: c.net.SelfAddrs()},
@@ -129,7 +129,7 @@ func (p *Parties) Leave(ctx context.Context, a Actor, party string) error {
 	if err != nil {
 		return err
 	}
-	if m.Status == store.StatusPending {
+	if m.Status != store.StatusMember { // cancel a pending join, dismiss an undone one
 		return c.store.Update(func(t *store.Txn) error { return t.DeleteMembership(a.AccountID, party) })
 	}
 	st, err := c.store.State(party)

@@ -459,6 +459,15 @@ func (c *core) reconcile(t *store.Txn, st *rules.State) (kept bool, err error) {
 		}
 		_, isMember := st.Members[m.Member]
 		switch {
+		case !st.Deleted && !isMember && m.Status == store.StatusMember && st.Undone[m.Member] != "":
+			// An admin let us in, but the owner had taken the seat back:
+			// say so until the account dismisses it.
+			m.Status, m.LastError, m.PartyName = store.StatusUndone, st.Undone[m.Member], st.Name
+			if err := t.PutMembership(m); err != nil {
+				return false, err
+			}
+			c.lg.Info("admission undone", "party", st.ID, "member", m.Member, "why", m.LastError)
+			continue
 		case st.Deleted || (!isMember && m.Status == store.StatusMember):
 			if err := t.DeleteMembership(m.Account, m.Party); err != nil {
 				return false, err
@@ -503,6 +512,9 @@ func (l *ledger) afterChange(res change) {
 		return
 	}
 	l.c.opEvents(res.state, res.ops)
+	if res.refold { // ops before the head came: anything may have changed
+		l.c.emit(Event{Type: EvPartyUpdated, Party: res.state.ID, Data: map[string]string{"name": res.state.Name}})
+	}
 	if res.kept {
 		if err := l.c.net.JoinTopic(res.state.ID); err != nil {
 			l.c.lg.Warn("join party topic", "party", res.state.ID, "err", err)

@@ -29,11 +29,11 @@ func (p *Parties) Create(ctx context.Context, a Actor, name string) (View, error
 		return View{}, errors.New("party: service not started")
 	}
 	defer c.lock("acct:" + a.AccountID)()
-	ms, err := c.memberships(a.AccountID)
+	n, err := c.partyCount(a.AccountID)
 	if err != nil {
 		return View{}, err
 	}
-	if len(ms) >= rules.MaxPartiesPerUser {
+	if n >= rules.MaxPartiesPerUser {
 		return View{}, rules.ErrPartyLimit
 	}
 	body, _ := json.Marshal(rules.CreateBody{
@@ -116,14 +116,14 @@ func (p *Parties) Delete(ctx context.Context, a Actor, party string) error {
 	return err
 }
 
-// CreateTopic adds a topic (owner only).
+// CreateTopic adds a topic (owner or admin).
 func (p *Parties) CreateTopic(ctx context.Context, a Actor, party, name string) (*rules.Topic, error) {
 	name, err := rules.CheckName(name)
 	if err != nil {
 		return nil, err
 	}
 	id := randomID()
-	v, err := p.ownerOp(ctx, a, party, rules.KindTopicCreate, func(st *rules.State) (any, error) {
+	v, err := p.manageOp(ctx, a, party, rules.KindTopicCreate, func(st *rules.State) (any, error) {
 		if len(st.Topics) >= st.Limits.Topics {
 			return nil, rules.ErrTopicLimit
 		}
@@ -144,13 +144,13 @@ func topicIn(v View, id string) (*rules.Topic, error) {
 	return nil, fmt.Errorf("%w: %s is not in the party after the change", rules.ErrTopicNotFound, id)
 }
 
-// RenameTopic renames a topic (owner only).
+// RenameTopic renames a topic (owner or admin).
 func (p *Parties) RenameTopic(ctx context.Context, a Actor, party, topic, name string) (*rules.Topic, error) {
 	name, err := rules.CheckName(name)
 	if err != nil {
 		return nil, err
 	}
-	v, err := p.ownerOp(ctx, a, party, rules.KindTopicRename, func(st *rules.State) (any, error) {
+	v, err := p.manageOp(ctx, a, party, rules.KindTopicRename, func(st *rules.State) (any, error) {
 		if st.Topics[topic] == nil {
 			return nil, rules.ErrTopicNotFound
 		}
@@ -162,9 +162,9 @@ func (p *Parties) RenameTopic(ctx context.Context, a Actor, party, topic, name s
 	return topicIn(v, topic)
 }
 
-// DeleteTopic deletes a topic (owner only).
+// DeleteTopic deletes a topic (owner or admin).
 func (p *Parties) DeleteTopic(ctx context.Context, a Actor, party, topic string) error {
-	_, err := p.ownerOp(ctx, a, party, rules.KindTopicDelete, func(st *rules.State) (any, error) {
+	_, err := p.manageOp(ctx, a, party, rules.KindTopicDelete, func(st *rules.State) (any, error) {
 		if st.Topics[topic] == nil {
 			return nil, rules.ErrTopicNotFound
 		}
@@ -173,17 +173,22 @@ func (p *Parties) DeleteTopic(ctx context.Context, a Actor, party, topic string)
 	return err
 }
 
-// Kick removes a member (owner only) and bans their key. Their node drops
-// the party.
+// Kick removes a member; their node drops the party. The owner may
+// remove anyone and bans their key; an admin may remove the members it
+// let in (without a ban: only the owner bans).
 func (p *Parties) Kick(ctx context.Context, a Actor, party, member string) error {
-	_, err := p.ownerOp(ctx, a, party, rules.KindMemberKick, func(st *rules.State) (any, error) {
-		if member == st.Owner {
+	_, err := p.manageOp(ctx, a, party, rules.KindMemberKick, func(st *rules.State) (any, error) {
+		switch {
+		case member == st.Owner:
 			return nil, rules.ErrOwnerCannotGo
-		}
-		if st.Members[member] == nil {
+		case st.Members[member] == nil:
 			return nil, rules.ErrMemberNotFound
+		case !st.MayRemove(a.MemberID(), member):
+			return nil, rules.ErrNotOwner
+		case a.MemberID() == st.Owner:
+			return st.Removal(member, true), nil
 		}
-		return rules.MemberBody{Member: member, Ban: true}, nil
+		return rules.MemberBody{Member: member}, nil
 	})
 	return err
 }
@@ -207,7 +212,7 @@ func (p *Parties) List(a Actor) ([]View, error) {
 	}
 	out := []View{}
 	for _, m := range ms {
-		if m.Status == store.StatusPending {
+		if m.Status != store.StatusMember {
 			out = append(out, pendingView(m))
 			continue
 		}
@@ -224,7 +229,7 @@ func (p *Parties) Get(a Actor, party string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	if m.Status == store.StatusPending {
+	if m.Status != store.StatusMember {
 		return pendingView(m), nil
 	}
 	st, err := p.c.store.State(party)

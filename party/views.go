@@ -14,10 +14,13 @@ import (
 
 // View is a party as a local account sees it.
 type View struct {
-	ID      string         `json:"id"`
-	Name    string         `json:"name"`
-	Status  string         `json:"status"` // "active", "pending", "frozen" or "deleted"
-	Role    string         `json:"role,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Status is "active", "pending", "frozen", "deleted", or "undone": an
+	// admin let the account in, but the owner had taken that admin's seat
+	// back first (LastError says why).
+	Status  string         `json:"status"`
+	Role    string         `json:"role,omitempty"` // the account's: "owner", "admin" or "member"
 	Owner   string         `json:"owner,omitempty"`
 	Members []MemberView   `json:"members"`
 	Topics  []*rules.Topic `json:"topics"`
@@ -40,9 +43,16 @@ type MemberView struct {
 	// the fingerprint's first group when another member has the same name.
 	Fingerprint string `json:"fingerprint"`
 	Label       string `json:"label"`
-	Role        string `json:"role"` // "owner" or "member"
+	Role        string `json:"role"` // "owner", "admin" or "member"
 	Seat        int    `json:"seat"`
 	Online      bool   `json:"online"`
+	// AdmittedBy is the admin who let the member in (empty: the owner).
+	AdmittedBy string `json:"admittedBy,omitempty"`
+	// Seats (admins only) is how many seats the owner delegated to the
+	// admin; FreeSeats how many of them nobody holds: how many people the
+	// admin can let in while the owner is away.
+	Seats     int `json:"seats,omitempty"`
+	FreeSeats int `json:"freeSeats,omitempty"`
 }
 
 // BanView is a banned member key, as the owner sees it.
@@ -109,13 +119,29 @@ type MemberLeftView struct {
 }
 
 func (c *core) memberView(st *rules.State, m *rules.Member) MemberView {
-	role := "member"
-	if m.ID == st.Owner {
-		role = "owner"
-	}
 	online := c.net != nil && (m.Peer == c.net.SelfPeer() || c.net.Connected(m.Peer))
-	return MemberView{MemberID: m.ID, DisplayName: m.Name, Fingerprint: rules.Fingerprint(m.ID), Label: rules.Label(st, m.ID, m.Name),
-		Role: role, Seat: m.Seat, Online: online}
+	v := MemberView{MemberID: m.ID, DisplayName: m.Name, Fingerprint: rules.Fingerprint(m.ID), Label: rules.Label(st, m.ID, m.Name),
+		Role: roleOf(st, m.ID), Seat: m.Seat, Online: online, AdmittedBy: m.By}
+	if st.IsAdmin(m.ID) {
+		v.Seats = len(st.Admins[m.ID].Seats)
+		for _, s := range st.Admins[m.ID].Seats {
+			if !seatTaken(st, s) {
+				v.FreeSeats++
+			}
+		}
+	}
+	return v
+}
+
+// roleOf is member's role in st: "owner", "admin" or "member".
+func roleOf(st *rules.State, member string) string {
+	switch {
+	case member == st.Owner:
+		return "owner"
+	case st.IsAdmin(member):
+		return "admin"
+	}
+	return "member"
 }
 
 func (c *core) view(st *rules.State, me string) View {
@@ -124,10 +150,7 @@ func (c *core) view(st *rules.State, me string) View {
 	if st.Frozen {
 		v.Status = "frozen"
 	}
-	v.Role = "member"
-	if me == st.Owner {
-		v.Role = "owner"
-	}
+	v.Role = roleOf(st, me)
 	for _, m := range st.SortedMembers() {
 		v.Members = append(v.Members, c.memberView(st, m))
 	}
@@ -140,14 +163,16 @@ func (c *core) view(st *rules.State, me string) View {
 	return v
 }
 
+// pendingView is a party the account is not in (yet): a pending join, or
+// an admission that was undone.
 func pendingView(m store.Membership) View {
-	return View{ID: m.Party, Name: m.PartyName, Status: store.StatusPending, Members: []MemberView{}, Topics: []*rules.Topic{},
+	return View{ID: m.Party, Name: m.PartyName, Status: m.Status, Members: []MemberView{}, Topics: []*rules.Topic{},
 		Attempts: m.Attempts, LastError: m.LastError}
 }
 
 func inviteView(r store.InviteRecord, st *rules.State) InviteView {
 	return InviteView{ID: r.Invite.ID, Token: r.Token, Link: rules.Link(r.Token), ExpiresAt: time.Unix(r.Invite.Expires, 0).UTC(),
-		MaxUses: r.Invite.MaxUses, Uses: st.InviteUses[r.Invite.ID], Revoked: st.Revoked[r.Invite.ID]}
+		MaxUses: r.Invite.MaxUses, Uses: st.InviteUses[r.Invite.ID], Revoked: inviteRevoked(st, r.Invite)}
 }
 
 func messageView(st *rules.State, sm rules.StoredMessage) MessageView {

@@ -96,7 +96,7 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 		return rules.JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: seat,
 			Invite: inv.ID, InviteMax: inv.MaxUses, RequestSig: reqID}, nil
 	}
-	if st, err := r.log.State(inv.Party); err == nil && st.Owner != inv.Owner {
+	if st, err := r.log.State(inv.Party); err == nil && st.Owner != inv.Owner && st.IsAdmin(inv.Owner) {
 		issuer = inv.Owner
 	}
 	st, err := r.log.SequenceAs(ctx, inv.Party, issuer, rules.KindMemberJoin, build)

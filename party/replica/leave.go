@@ -47,7 +47,7 @@ func (r *Replica) handleLeave(ctx context.Context, from string, req Request) (Re
 		if lr.Member == st.Owner {
 			return nil, rules.ErrOwnerCannotGo
 		}
-		return rules.MemberBody{Member: lr.Member}, nil
+		return st.Removal(lr.Member, false), nil
 	})
 	if err != nil && !errors.Is(err, ErrDone) {
 		return Response{}, err

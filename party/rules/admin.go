@@ -76,7 +76,9 @@ var (
 	ErrNotAdmin      = newErr("not_admin", "only the party's owner or an admin may do that")
 	ErrSeatReclaimed = newErr("seat_reclaimed", "the owner took back the admin's free seats before your admission reached them")
 	ErrAdminRevoked  = newErr("admin_revoked", "the admin who let you in was no longer an admin")
-	ErrNoSeat        = newErr("no_free_seat", "the admin has no free seat left; ask the owner for more")
+	ErrNoSeat        = newErr("no_free_seat", "there is no free seat for that; the party is full or its free seats are delegated")
+	ErrOwnerNoAdmin  = newErr("owner_not_admin", "the owner may do everything already; only another member can be made an admin")
+	ErrAlreadyOwner  = newErr("already_owner", "that member owns the party already")
 )
 
 func noEffect(format string, args ...any) error {
@@ -311,9 +313,11 @@ func (n *State) applySub(op Op, hash string, cuts []cut) error {
 	a.Seq, a.Head, a.Base = op.Seq, hash, op.Base
 	n.Tail = op.Admin
 	var err error
+	until := n.Seq // the owner op the joiner of a void join must read up to
+	cutAt := slices.IndexFunc(cuts, func(c cut) bool { return op.Seq > c.after && op.Base < c.at })
 	switch {
-	case slices.ContainsFunc(cuts, func(c cut) bool { return op.Seq > c.after && op.Base < c.at }):
-		err = ErrSeatReclaimed
+	case cutAt >= 0:
+		err, until = ErrSeatReclaimed, cuts[cutAt].at
 	case !a.Active:
 		err = ErrAdminRevoked
 	case op.Base < prevBase:
@@ -330,6 +334,18 @@ func (n *State) applySub(op Op, hash string, cuts []cut) error {
 			n.Undone = map[string]string{}
 		}
 		n.Undone[b.Member] = CodeOf(err)
+		// The joiner's node was told it is in: it may sync the log up to
+		// the op that says otherwise, like a removed member's node.
+		if b.Peer != "" && !n.MemberByPeer(b.Peer) {
+			if n.Peers == nil {
+				n.Peers = map[string]bool{}
+			}
+			if n.Gone == nil {
+				n.Gone = map[string]uint64{}
+			}
+			n.Peers[b.Peer] = true
+			n.Gone[b.Peer] = max(n.Gone[b.Peer], until)
+		}
 	}
 	return err
 }
@@ -473,4 +489,29 @@ func SeenHeads(s *State) map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// Removal is the body of an owner's kick or leave of member: when the
+// member is an admin, it cuts the admin's sub-log at the head s holds.
+func (s *State) Removal(member string, ban bool) MemberBody {
+	b := MemberBody{Member: member, Ban: ban}
+	if a := s.Admins[member]; a != nil && a.Active {
+		head := a.Seq
+		b.Cut = &head
+	}
+	return b
+}
+
+// MayRemove reports whether member may remove target from the party:
+// the owner anyone but itself, an admin the members it let in who are
+// no admins themselves.
+func (s *State) MayRemove(member, target string) bool {
+	t := s.Members[target]
+	switch {
+	case t == nil || target == s.Owner || target == member:
+		return false
+	case member == s.Owner:
+		return true
+	}
+	return s.IsAdmin(member) && t.By == member && !s.IsAdmin(target)
 }

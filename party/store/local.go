@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/chatterbox/chatterbox/party/rules"
 )
 
@@ -18,7 +16,7 @@ type Membership struct {
 	PartyName string `json:"partyName"`
 	Account   string `json:"account"`
 	Member    string `json:"member"` // the account's MemberID
-	Status    string `json:"status"` // StatusMember or StatusPending
+	Status    string `json:"status"` // StatusMember, StatusPending or StatusUndone
 	// For pending joins: the signed request to resend and where to send it.
 	Request   []byte   `json:"request,omitempty"`
 	OwnerPeer string   `json:"ownerPeer,omitempty"`
@@ -32,6 +30,10 @@ type Membership struct {
 const (
 	StatusMember  = "member"
 	StatusPending = "pending"
+	// StatusUndone is an admission an admin signed that turned out void
+	// (the owner had taken the seat back first); LastError says why. It
+	// stays listed until the account dismisses it.
+	StatusUndone = "undone"
 )
 
 // LeaveOutbox is a signed leave request waiting for the owner's node.
@@ -113,13 +115,14 @@ func (t *Txn) PutInvite(rec InviteRecord) error {
 	return t.set([]byte(pInv+rec.Invite.Party+"/"+rec.Invite.ID), rec)
 }
 
-// HasInvite reports whether this node issued the invite.
-func (t *Txn) HasInvite(party, invite string) (bool, error) {
-	_, err := t.txn.Get([]byte(pInv + party + "/" + invite))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
+// Invite returns an invite this node issued (rules.ErrNotFound if none).
+func (t *Txn) Invite(party, invite string) (InviteRecord, error) {
+	var r InviteRecord
+	err := t.get([]byte(pInv+party+"/"+invite), &r)
+	if errors.Is(err, ErrMissing) {
+		return r, rules.ErrNotFound
 	}
-	return err == nil, err
+	return r, err
 }
 
 // Invites lists the invites this node issued for party, oldest first.

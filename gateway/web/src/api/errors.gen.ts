@@ -2,7 +2,9 @@
 
 export type ErrorCode =
   | "account_not_found"
+  | "admin_revoked"
   | "already_member"
+  | "already_owner"
   | "already_verified"
   | "bad_host"
   | "bad_json"
@@ -34,6 +36,8 @@ export type ErrorCode =
   | "message_too_long"
   | "method_not_allowed"
   | "name_invalid"
+  | "no_free_seat"
+  | "not_admin"
   | "not_author"
   | "not_found"
   | "not_member"
@@ -48,6 +52,7 @@ export type ErrorCode =
   | "oauth_unavailable"
   | "op_invalid"
   | "owner_cannot_leave"
+  | "owner_not_admin"
   | "owner_unreachable"
   | "party_frozen"
   | "party_full"
@@ -56,6 +61,7 @@ export type ErrorCode =
   | "refresh_reused"
   | "remote_failed"
   | "request_replayed"
+  | "seat_reclaimed"
   | "token_expired"
   | "token_invalid"
   | "too_many_attempts"
@@ -68,7 +74,9 @@ export type ErrorCode =
 /** Each error code's HTTP status and the sentence a user is shown. */
 export const errorTable: Record<ErrorCode, { status: number; message: string }> = {
   account_not_found: { status: 404, message: "There is no such account here." },
+  admin_revoked: { status: 409, message: "The admin who let you in was no longer an admin, so your admission did not hold. Ask for a new invite." },
   already_member: { status: 409, message: "You are a member of this party already." },
+  already_owner: { status: 409, message: "That member owns the party already." },
   already_verified: { status: 409, message: "Your email is verified already." },
   bad_host: { status: 421, message: "This node only answers requests addressed to localhost or its IP address." },
   bad_json: { status: 400, message: "The request body is not the JSON this address expects." },
@@ -89,7 +97,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   invite_invalid: { status: 422, message: "This invite link is not valid. Ask for a new one." },
   invite_not_found: { status: 404, message: "There is no such invite for this party." },
   invite_options_invalid: { status: 422, message: "An invite lasts from 1 minute to 30 days and allows up to 1000 uses (0 means no limit)." },
-  invite_revoked: { status: 410, message: "This invite was revoked by the party owner." },
+  invite_revoked: { status: 410, message: "This invite was revoked." },
   invite_used_up: { status: 410, message: "This invite has been used as many times as allowed." },
   limit_invalid: { status: 400, message: "limit must be a number from 1 to 100." },
   member_not_found: { status: 404, message: "There is no such member in this party." },
@@ -100,6 +108,8 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   message_too_long: { status: 422, message: "The message is too long: at most 4000 characters." },
   method_not_allowed: { status: 405, message: "This address does not accept that method." },
   name_invalid: { status: 422, message: "A name must be 1 to 64 printable characters." },
+  no_free_seat: { status: 409, message: "There is no free seat for that: the party is full, or its free seats are given to admins." },
+  not_admin: { status: 403, message: "Only the party's owner or an admin can do that." },
   not_author: { status: 403, message: "You can only change your own messages." },
   not_found: { status: 404, message: "There is nothing at this address." },
   not_member: { status: 403, message: "You are not a member of this party." },
@@ -114,6 +124,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   oauth_unavailable: { status: 503, message: "The provider cannot be reached right now. Try again later." },
   op_invalid: { status: 422, message: "That change is not valid for this party." },
   owner_cannot_leave: { status: 409, message: "The owner cannot leave or be removed. Delete the party instead." },
+  owner_not_admin: { status: 422, message: "The owner can do everything already; make another member an admin." },
   owner_unreachable: { status: 503, message: "The party owner's node cannot be reached right now." },
   party_frozen: { status: 409, message: "This party's history has a conflict, so new members cannot join until it is repaired." },
   party_full: { status: 409, message: "This party is full: it already has the most members allowed." },
@@ -122,6 +133,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   refresh_reused: { status: 401, message: "This sign-in was used from somewhere else and has been ended for safety. Sign in again." },
   remote_failed: { status: 502, message: "The other node failed to answer properly." },
   request_replayed: { status: 409, message: "This join request was already used. Accept the invite again." },
+  seat_reclaimed: { status: 409, message: "The admin who let you in had just been asked by the owner to give that seat back, so your admission did not hold. Ask for a new invite." },
   token_expired: { status: 410, message: "This link has expired. Ask for a new one." },
   token_invalid: { status: 400, message: "This link is not valid or was used already. Ask for a new one." },
   too_many_attempts: { status: 429, message: "Too many failed sign-in attempts. Wait a little and try again." },
