@@ -77,8 +77,9 @@ func checkSeats(t *testing.T, st *rules.State) {
 
 // The owner's node is offline; two admins on two nodes each admit joiners
 // into their own seats at the same time; a joiner beyond an admin's seats
-// is refused. When the owner returns, every node has the same members,
-// never more than ten, in distinct seats.
+// waits for the owner's node. When it returns, it fills its one free seat
+// and refuses the other, and every node has the same members, never more
+// than ten, in distinct seats.
 func TestAdminsAdmitWhileTheOwnerSleeps(t *testing.T) {
 	nodes := nodetest.Start(t, 5)
 	ownerNode, adminNodes, joinerNodes := nodes[0], nodes[1:3], nodes[3:]
@@ -127,18 +128,23 @@ func TestAdminsAdmitWhileTheOwnerSleeps(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The fourth of each admin's joiners finds its seats full; the
+	// invite names the owner's node as the other that may admit, and
+	// that one is away: the join waits.
 	admitted := map[int]int{}
+	var waiting []*try
 	for _, tr := range tries {
 		switch {
 		case tr.r.Status == 200 && tr.r.String("status") == "active":
 			admitted[tr.admin]++
-		case tr.r.Status == 409 && tr.r.ErrorCode() == "no_free_seat":
+		case tr.r.Status == 202 && tr.r.String("status") == "pending":
+			waiting = append(waiting, tr)
 		default:
 			t.Fatalf("%s joining through admin %d: %d %s", tr.u.name, tr.admin, tr.r.Status, tr.r.Raw)
 		}
 	}
-	if admitted[0] != 3 || admitted[1] != 3 {
-		t.Fatalf("admitted %v per admin, want 3 each", admitted)
+	if admitted[0] != 3 || admitted[1] != 3 || len(waiting) != 2 {
+		t.Fatalf("admitted %v per admin and %d waiting; want 3 each and 2", admitted, len(waiting))
 	}
 	// A new member chats at once, with the owner still away.
 	var first *try
@@ -155,19 +161,34 @@ func TestAdminsAdmitWhileTheOwnerSleeps(t *testing.T) {
 		return page.Status == 200 && len(page.JSON["messages"].([]any)) == 1
 	})
 
+	// The owner's node comes back with one seat of its own free: one of
+	// the two waiting joiners gets it, the other is told the party is
+	// full.
 	ownerNode = nodetest.StartWith(t, ownerCfg)
 	owner.rebind(t, ownerNode)
+	nodetest.Eventually(t, converge, "the waiting joins to be decided", func() bool {
+		active, gone := 0, 0
+		for _, tr := range waiting {
+			switch r := tr.u.c.Do("GET", "/api/parties/"+id, nil); {
+			case r.Status == 200 && r.String("status") == "active":
+				active++
+			case r.Status == 404:
+				gone++
+			}
+		}
+		return active == 1 && gone == 1
+	})
 	st := waitAgreed(t, id, append([]*node.Node{ownerNode}, nodes[1:]...)...)
 	checkSeats(t, st)
-	if len(st.Members) != 9 {
-		t.Fatalf("%d members, want the owner, two admins and six joiners", len(st.Members))
+	if len(st.Members) != 10 {
+		t.Fatalf("%d members, want the owner, two admins, six joiners let in by them and one by the owner", len(st.Members))
 	}
 	for _, m := range st.Members {
 		if m.By != "" && !slices.Contains(st.Admins[m.By].Seats, m.Seat) {
 			t.Fatalf("%s sits in seat %d, not one of its admin's %v", m.ID, m.Seat, st.Admins[m.By].Seats)
 		}
 	}
-	if ms := members(owner.c.Must(200, "GET", "/api/parties/"+id, nil)); len(ms) != 9 {
+	if ms := members(owner.c.Must(200, "GET", "/api/parties/"+id, nil)); len(ms) != 10 {
 		t.Fatalf("the owner lists %d members", len(ms))
 	}
 }
@@ -363,4 +384,46 @@ func newMemberKey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return party.Actor{Key: k}.MemberID()
+}
+
+// With the admin's node and the owner's both away, a join through the
+// admin's invite waits; it completes when either comes back — here the
+// owner's node, which admits into its own seats.
+func TestPendingJoinCompletesWhenEitherComesBack(t *testing.T) {
+	nodes := nodetest.Start(t, 3)
+	owner, admin, joiner := signUp(t, nodes[0], "Owner"), signUp(t, nodes[1], "Ada"), signUp(t, nodes[2], "Jo")
+	id := createParty(t, owner, "Either")
+	accept(t, admin, invite(t, owner, id, nil).String("link"), http.StatusOK)
+	makeAdmin(t, owner, admin, id, 2)
+	waitAgreed(t, id, nodes[0], nodes[1])
+	link := invite(t, admin, id, map[string]any{"maxUses": 1}).String("link")
+
+	ownerCfg, adminCfg := nodetest.SameAddrs(nodes[0]), nodetest.SameAddrs(nodes[1])
+	for _, n := range nodes[:2] {
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := accept(t, joiner, link, http.StatusAccepted); r.String("status") != "pending" {
+		t.Fatalf("accept with both away = %s", r.Raw)
+	}
+	ownerNode := nodetest.StartWith(t, ownerCfg)
+	nodetest.Eventually(t, converge, "Jo to be let in by the owner's node", func() bool {
+		return joiner.c.Must(200, "GET", "/api/parties/"+id, nil).String("status") == "active"
+	})
+	adminNode := nodetest.StartWith(t, adminCfg)
+	st := waitAgreed(t, id, ownerNode, adminNode, nodes[2])
+	m := st.Members[joiner.memberID]
+	if m == nil || m.By != "" || st.DelegatedTo(m.Seat) != "" || st.InviteUses[rulesInviteID(t, link)] != 1 {
+		t.Fatalf("Jo after the owner let them in: %+v, uses %v", m, st.InviteUses)
+	}
+	checkSeats(t, st)
+}
+
+func rulesInviteID(t *testing.T, link string) string {
+	inv, _, err := rules.ParseInvite(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.ID
 }

@@ -48,7 +48,7 @@ func (p *Parties) SetAdmin(ctx context.Context, a Actor, party, member string, s
 		return p.ownerOp(ctx, a, party, rules.KindAdminReclaim, func(st *rules.State) (any, error) {
 			ad := st.Admins[member]
 			if ad == nil || !ad.Active {
-				return nil, rules.ErrNotAdmin
+				return nil, rules.ErrAdminNotFound
 			}
 			var back []int // free seats, highest first
 			for _, s := range slices.Backward(ad.Seats) {
@@ -97,7 +97,7 @@ func seatTaken(st *rules.State, seat int) bool {
 func (p *Parties) RemoveAdmin(ctx context.Context, a Actor, party, member string) (View, error) {
 	return p.ownerOp(ctx, a, party, rules.KindAdminReclaim, func(st *rules.State) (any, error) {
 		if !st.IsAdmin(member) {
-			return nil, rules.ErrNotAdmin
+			return nil, rules.ErrAdminNotFound
 		}
 		return rules.AdminBody{Member: member, Head: st.Admins[member].Seq, Revoke: true}, nil
 	})
@@ -133,7 +133,7 @@ func (p *Parties) manageOp(ctx context.Context, a Actor, party, kind string, bui
 	case st.IsAdmin(a.MemberID()):
 		as = a.MemberID()
 	default:
-		return View{}, rules.ErrNotAdmin
+		return View{}, rules.ErrNotOwner
 	}
 	st, err = p.ledger.SequenceAs(ctx, party, as, kind, build)
 	if err != nil {

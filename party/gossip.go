@@ -204,6 +204,9 @@ func (s *Service) WantedPeers() map[string][]string {
 		for _, m := range ms {
 			if m.Status == store.StatusPending {
 				add(m.OwnerPeer, m.Addrs)
+				for _, alt := range m.Alt {
+					add(alt.Peer, alt.Addrs)
+				}
 			}
 			if seen[m.Party] {
 				continue

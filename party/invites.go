@@ -32,6 +32,11 @@ func (p *Parties) CreateInvite(a Actor, party string, ttl time.Duration, maxUses
 	c := p.c
 	inv := rules.Invite{V: 1, Party: party, PartyName: st.Name, ID: randomID(), Owner: a.MemberID(), OwnerPeer: c.net.SelfPeer(),
 		Addrs: c.net.SelfAddrs(), Expires: c.now().Add(ttl).Unix(), MaxUses: maxUses}
+	if om := st.OwnerMember(); om != nil && a.MemberID() != st.Owner {
+		// The owner's node admits with an admin's invite while the
+		// admin's node is away (into the owner's seats).
+		inv.Alt = []rules.Contact{{Peer: om.Peer, Addrs: om.Addrs}}
+	}
 	token, err := rules.SignInvite(inv, a.Key)
 	if err != nil {
 		return InviteView{}, err
@@ -74,7 +79,7 @@ func (p *Parties) issuerState(a Actor, party string) (*rules.State, error) {
 	case st.Deleted:
 		return nil, rules.ErrNotFound
 	case st.Owner != a.MemberID() && !st.IsAdmin(a.MemberID()):
-		return nil, rules.ErrNotAdmin
+		return nil, rules.ErrNotOwner
 	}
 	return st, nil
 }

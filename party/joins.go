@@ -64,7 +64,7 @@ func (p *Parties) addPending(a Actor, inv rules.Invite, token string) error {
 		return err
 	}
 	m = store.Membership{Party: inv.Party, PartyName: inv.PartyName, Account: a.AccountID, Member: a.MemberID(),
-		Status: store.StatusPending, Request: req, OwnerPeer: inv.OwnerPeer, Addrs: inv.Addrs, Since: c.now().UnixMilli()}
+		Status: store.StatusPending, Request: req, OwnerPeer: inv.OwnerPeer, Addrs: inv.Addrs, Alt: inv.Alt, Since: c.now().UnixMilli()}
 	return c.store.Update(func(t *store.Txn) error { return t.PutMembership(m) })
 }
 
@@ -83,6 +83,14 @@ func (p *Parties) tryJoin(account, party string) (View, error) {
 		return p.Get(Actor{AccountID: account}, party)
 	}
 	err = c.rep.Join(party, m.OwnerPeer, m.Addrs, m.Request)
+	for _, alt := range m.Alt {
+		// The issuer's node is away, or has no seat left: another node
+		// that may admit with the invite (the owner's) may.
+		if !errors.Is(err, rules.ErrUnreachable) && !errors.Is(err, rules.ErrNoSeat) {
+			break
+		}
+		err = c.rep.Join(party, alt.Peer, alt.Addrs, m.Request)
+	}
 	if err == nil {
 		if m2, err2 := c.membership(account, party); err2 == nil && m2.Status == store.StatusMember {
 			c.lg.Info("joined party", "party", party)

@@ -217,11 +217,11 @@ func (c *core) ownerKey(st *rules.State) (ed25519.PrivateKey, error) {
 func (c *core) adminKey(st *rules.State, admin string) (ed25519.PrivateKey, error) {
 	m := st.Members[admin]
 	if m == nil || !st.IsAdmin(admin) || c.net == nil || m.Peer != c.net.SelfPeer() {
-		return nil, rules.ErrNotAdmin
+		return nil, rules.ErrNotOwnerNode
 	}
 	key, ok := c.keys.MemberKey(admin)
 	if !ok {
-		return nil, rules.ErrNotAdmin
+		return nil, rules.ErrNotOwnerNode
 	}
 	return key, nil
 }
@@ -508,6 +508,11 @@ func (l *ledger) afterChange(res change) {
 	// clock is behind the owner's: judging a message by an author who is
 	// not (yet) in a node's state depends on that (see rules.JudgeMessage).
 	l.c.hlc.Observe(uint64(res.state.HeadTime) << 16)
+	for _, op := range res.ops { // an admin's join is timed by its node's clock
+		if op.Time > 0 && op.Time < 1<<47 { // HLC bounds it to our clock + drift
+			l.c.hlc.Observe(uint64(op.Time) << 16)
+		}
+	}
 	if l.c.net == nil {
 		return
 	}

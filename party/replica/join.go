@@ -58,9 +58,11 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 	if len(addrs) > 16 {
 		addrs = addrs[:16]
 	}
-	// The issuer sequences: the owner into the owner log, an admin into
-	// its own seats. Whoever the invite names must hold that role now.
-	issuer := ""
+	// The issuer's node sequences: the owner's into the owner log, an
+	// admin's into the admin's own seats; the owner's node also admits
+	// with an admin's invite (into the owner's seats) while the admin's
+	// node is away. Whoever signed the invite must hold its role now.
+	issuer, self := "", r.net.SelfPeer()
 	build := func(st *rules.State) (any, error) {
 		if st.Owner != inv.Owner && !st.IsAdmin(inv.Owner) {
 			return nil, fmt.Errorf("%w: signed by a key that neither owns the party nor admits to it", rules.ErrInviteInvalid)
@@ -80,7 +82,7 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 			return nil, rules.ErrBanned
 		case st.Frozen:
 			return nil, rules.ErrFrozen
-		case st.Revoked[inv.ID] || (issuer != "" && st.Admins[issuer].Revoked[inv.ID]):
+		case st.Revoked[inv.ID] || (st.Admins[inv.Owner] != nil && st.Admins[inv.Owner].Revoked[inv.ID]):
 			return nil, rules.ErrInviteRevoked
 		case inv.Expired(r.cfg.Now()):
 			return nil, rules.ErrInviteExpired
@@ -93,10 +95,15 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 		case seat < 0:
 			return nil, rules.ErrPartyFull // every free seat is delegated to an admin
 		}
-		return rules.JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: seat,
-			Invite: inv.ID, InviteMax: inv.MaxUses, RequestSig: reqID}, nil
+		body := rules.JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: seat,
+			Invite: inv.ID, InviteMax: inv.MaxUses, RequestSig: reqID}
+		if issuer == "" && inv.Owner != st.Owner {
+			body.Issuer = inv.Owner
+		}
+		return body, nil
 	}
-	if st, err := r.log.State(inv.Party); err == nil && st.Owner != inv.Owner && st.IsAdmin(inv.Owner) {
+	if st, err := r.log.State(inv.Party); err == nil && st.Owner != inv.Owner && st.IsAdmin(inv.Owner) &&
+		st.Members[inv.Owner].Peer == self {
 		issuer = inv.Owner
 	}
 	st, err := r.log.SequenceAs(ctx, inv.Party, issuer, rules.KindMemberJoin, build)

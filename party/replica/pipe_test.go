@@ -121,7 +121,7 @@ func (l *memLog) SubOpsAfter(string, map[string]uint64, int) ([]rules.SignedOp, 
 
 func (l *memLog) SequenceAs(ctx context.Context, party, admin, kind string, build func(*rules.State) (any, error)) (*rules.State, error) {
 	if admin != "" {
-		return nil, rules.ErrNotAdmin
+		return nil, rules.ErrNotOwnerNode
 	}
 	return l.Sequence(ctx, party, kind, build)
 }

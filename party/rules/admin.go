@@ -73,7 +73,7 @@ var (
 	// because it is outside its signer's powers (its sender misbehaves).
 	ErrVoid = errors.New("rules: the op is void")
 
-	ErrNotAdmin      = newErr("not_admin", "only the party's owner or an admin may do that")
+	ErrAdminNotFound = newErr("admin_not_found", "that member is not an admin of this party")
 	ErrSeatReclaimed = newErr("seat_reclaimed", "the owner took back the admin's free seats before your admission reached them")
 	ErrAdminRevoked  = newErr("admin_revoked", "the admin who let you in was no longer an admin")
 	ErrNoSeat        = newErr("no_free_seat", "there is no free seat for that; the party is full or its free seats are delegated")
@@ -330,24 +330,30 @@ func (n *State) applySub(op Op, hash string, cuts []cut) error {
 	}
 	var b JoinBody
 	if json.Unmarshal(op.Body, &b) == nil && b.Member != "" && n.Members[b.Member] == nil {
-		if n.Undone == nil {
-			n.Undone = map[string]string{}
-		}
-		n.Undone[b.Member] = CodeOf(err)
-		// The joiner's node was told it is in: it may sync the log up to
-		// the op that says otherwise, like a removed member's node.
-		if b.Peer != "" && !n.MemberByPeer(b.Peer) {
-			if n.Peers == nil {
-				n.Peers = map[string]bool{}
-			}
-			if n.Gone == nil {
-				n.Gone = map[string]uint64{}
-			}
-			n.Peers[b.Peer] = true
-			n.Gone[b.Peer] = max(n.Gone[b.Peer], until)
-		}
+		n.undo(b, CodeOf(err), until)
 	}
 	return err
+}
+
+// undo records that the join b was void or moot, with the code of why:
+// the joiner's node was told it is in, so it may sync the log up to the
+// owner op until, which says otherwise (as a removed member's node may).
+func (n *State) undo(b JoinBody, code string, until uint64) {
+	if n.Undone == nil {
+		n.Undone = map[string]string{}
+	}
+	n.Undone[b.Member] = code
+	if b.Peer == "" || n.MemberByPeer(b.Peer) {
+		return
+	}
+	if n.Peers == nil {
+		n.Peers = map[string]bool{}
+	}
+	if n.Gone == nil {
+		n.Gone = map[string]uint64{}
+	}
+	n.Peers[b.Peer] = true
+	n.Gone[b.Peer] = max(n.Gone[b.Peer], until)
 }
 
 // subEffect is what a valid sub-log op does: admit into the admin's own

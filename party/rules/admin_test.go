@@ -126,6 +126,9 @@ func (r *replica) try(sop rules.SignedOp) error {
 // limit, every seat distinct and in range, delegated seats disjoint.
 func checkCaps(t testing.TB, st *rules.State, where string) {
 	t.Helper()
+	if st.InviteUses["shared"] > sharedUses {
+		t.Fatalf("%s: the shared invite admitted %d times, beyond its %d uses", where, st.InviteUses["shared"], sharedUses)
+	}
 	if len(st.Members) > st.Limits.Members || len(st.Topics) > st.Limits.Topics {
 		t.Fatalf("%s: %d members, %d topics beyond %+v", where, len(st.Members), len(st.Topics), st.Limits)
 	}
@@ -436,7 +439,7 @@ func TestAnyOrderGivesOneStateWithinTheCaps(t *testing.T) {
 	if testing.Short() {
 		seeds = 30
 	}
-	folds, undone, cutOff := 0, 0, 0
+	folds, undone, cutOff, usedUp := 0, 0, 0, 0
 	for seed := range seeds {
 		if t.Failed() {
 			break
@@ -465,17 +468,20 @@ func TestAnyOrderGivesOneStateWithinTheCaps(t *testing.T) {
 			}
 			for _, why := range st.Undone {
 				undone++
-				if why == rules.ErrSeatReclaimed.Code {
+				switch why {
+				case rules.ErrSeatReclaimed.Code:
 					cutOff++
+				case rules.ErrInviteUsedUp.Code:
+					usedUp++
 				}
 			}
 		})
 	}
 	// The runs must have exercised what the property is about.
-	if folds == 0 || undone == 0 || cutOff == 0 {
-		t.Fatalf("the random runs never folded again (%d), undid a join (%d) or cut one off (%d)", folds, undone, cutOff)
+	if folds == 0 || undone == 0 || cutOff == 0 || usedUp == 0 {
+		t.Fatalf("the random runs never folded again (%d), undid a join (%d), cut one off (%d) or found an invite used up (%d)", folds, undone, cutOff, usedUp)
 	}
-	t.Logf("%d seeds: %d refolds, %d joins undone, %d of them cut off by a reclaim", seeds, folds, undone, cutOff)
+	t.Logf("%d seeds: %d refolds, %d joins undone: %d cut off by a reclaim, %d by an invite used up elsewhere", seeds, folds, undone, cutOff, usedUp)
 }
 
 // randomOp makes an op actor a may make on its view, if any.
@@ -496,7 +502,7 @@ func (w *world) randomOp(a *actor) (rules.SignedOp, bool) {
 		switch rng.IntN(9) {
 		case 0, 1:
 			if seat := st.FreeSeatOf(""); seat >= 0 {
-				return a.ownerOp(rules.KindMemberJoin, newJoiner(w.t).body(seat)), true
+				return a.ownerOp(rules.KindMemberJoin, w.joinBody(seat)), true
 			}
 		case 2, 3:
 			var free []int
@@ -548,9 +554,22 @@ func (w *world) randomOp(a *actor) (rules.SignedOp, bool) {
 		}
 	}
 	if seat := st.FreeSeatOf(a.id); seat >= 0 {
-		return a.subOp(rules.KindMemberJoin, newJoiner(w.t).body(seat)), true
+		return a.subOp(rules.KindMemberJoin, w.joinBody(seat)), true
 	}
 	return rules.SignedOp{}, false
+}
+
+// sharedUses is how often the invite every sequencer may use admits.
+const sharedUses = 1
+
+// joinBody is a fresh joiner's join into seat, by a private invite or, a
+// third of the time, by the one invite every node uses (max sharedUses).
+func (w *world) joinBody(seat int) rules.JoinBody {
+	b := newJoiner(w.t).body(seat)
+	if w.rng.IntN(3) == 0 {
+		b.Invite, b.InviteMax = "shared", sharedUses
+	}
+	return b
 }
 
 func occupied(st *rules.State, seat int) bool {

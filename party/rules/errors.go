@@ -38,7 +38,7 @@ var (
 	ErrInviteRevoked  = newErr("invite_revoked", "the invite was revoked")
 	ErrInviteUsedUp   = newErr("invite_used_up", "the invite has been used as often as allowed")
 	ErrInviteOptions  = newErr("invite_options_invalid", "an invite lasts 1 minute to 30 days and allows 0 (unlimited) to 1000 uses")
-	ErrNotOwner       = newErr("not_owner", "only the party's owner may do that")
+	ErrNotOwner       = newErr("not_owner", "only the party's owner (or, for invites, topics and the members it let in, an admin) may do that")
 	ErrNotMember      = newErr("not_member", "you are not a member of this party")
 	ErrAlreadyMember  = newErr("already_member", "you are a member of this party already")
 	ErrOwnerCannotGo  = newErr("owner_cannot_leave", "the owner cannot leave or be kicked; delete the party instead")

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Invite is what an invite token says, signed by the party owner's member
-// key. It carries everything a joiner's node needs to reach the owner.
+// Invite is what an invite token says, signed by its issuer's member key:
+// the owner's or an admin's (Owner names the signer). It carries
+// everything a joiner's node needs to reach the issuer's node.
 type Invite struct {
 	V         int      `json:"v"`
 	Party     string   `json:"party"`
@@ -20,6 +21,15 @@ type Invite struct {
 	Addrs     []string `json:"addrs,omitempty"`
 	Expires   int64    `json:"exp"` // unix seconds
 	MaxUses   int      `json:"max,omitempty"`
+	// Alt are other nodes that may admit with the invite when the
+	// issuer's is away: the owner's, for an invite an admin issued.
+	Alt []Contact `json:"alt,omitempty"`
+}
+
+// Contact is a node to send a join request to.
+type Contact struct {
+	Peer  string   `json:"peer"`
+	Addrs []string `json:"addrs,omitempty"`
 }
 
 const (

@@ -60,7 +60,11 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 	if msg.Party != st.ID {
 		return reject("for another party")
 	}
-	newer := int64(msg.HLC>>16) > st.HeadTime
+	// An author or topic this state lacks may come from ops not here yet:
+	// owner ops after the head, or (once the party has admins) an
+	// admin's sub-log op of any time, which the owner's head does not
+	// order.
+	newer := int64(msg.HLC>>16) > st.HeadTime || len(st.Admins) > 0
 	author := st.Members[msg.Author]
 	if author == nil || st.Topics[msg.Topic] == nil {
 		if newer {

@@ -116,14 +116,17 @@ type (
 		Name string `json:"name,omitempty"`
 	}
 	JoinBody struct {
-		Member     string   `json:"member"` // MemberID
-		Name       string   `json:"name"`
-		Peer       string   `json:"peer"`
-		Addrs      []string `json:"addrs,omitempty"`
-		Seat       int      `json:"seat"`
-		Invite     string   `json:"invite"`
-		InviteMax  int      `json:"inviteMax,omitempty"` // the invite's max uses; 0 = unlimited
-		RequestSig string   `json:"req"`                 // hash of the join request; each admits once
+		Member    string   `json:"member"` // MemberID
+		Name      string   `json:"name"`
+		Peer      string   `json:"peer"`
+		Addrs     []string `json:"addrs,omitempty"`
+		Seat      int      `json:"seat"`
+		Invite    string   `json:"invite"`
+		InviteMax int      `json:"inviteMax,omitempty"` // the invite's max uses; 0 = unlimited
+		// Issuer is the admin who signed the invite when another node
+		// (the owner's) admits with it; empty: the sequencer itself.
+		Issuer     string `json:"issuer,omitempty"`
+		RequestSig string `json:"req"` // hash of the join request; each admits once
 	}
 	MemberBody struct {
 		Member string `json:"member"`

@@ -342,6 +342,10 @@ func (n *State) apply(op Op) error {
 			return invalid("seat %d is delegated to admin %s", b.Seat, a)
 		}
 		if err := n.admit(b, op.Time, ""); err != nil {
+			if errors.Is(err, ErrNoEffect) && n.Members[b.Member] == nil {
+				n.undo(b, CodeOf(err), n.Seq) // the joiner's node learns why
+				return nil
+			}
 			return err
 		}
 	case KindMemberLeave, KindMemberKick:
@@ -419,11 +423,19 @@ func (n *State) admit(b JoinBody, at int64, by string) error {
 	if b.Invite == "" || n.Revoked[b.Invite] {
 		return invalid("invite %q revoked or missing", b.Invite)
 	}
-	if a := n.Admins[by]; a != nil && a.Revoked[b.Invite] {
-		return invalid("invite %q revoked by its admin", b.Invite)
+	issuer := by
+	if b.Issuer != "" {
+		issuer = b.Issuer
+	}
+	// An invite may be used by more than one sequencer (an admin's, and
+	// the owner's when the admin's node is away): its revocation by its
+	// issuer and its uses count in the one order, so the join that comes
+	// too late there is moot.
+	if a := n.Admins[issuer]; a != nil && a.Revoked[b.Invite] {
+		return fmt.Errorf("%w: %w", ErrNoEffect, ErrInviteRevoked)
 	}
 	if b.InviteMax > 0 && n.InviteUses[b.Invite] >= b.InviteMax {
-		return invalid("invite used more than %d times", b.InviteMax)
+		return fmt.Errorf("%w: %w", ErrNoEffect, ErrInviteUsedUp)
 	}
 	if b.RequestSig == "" || n.UsedJoinReq[b.RequestSig] {
 		return invalid("join request replayed")

@@ -19,11 +19,13 @@ type Membership struct {
 	Status    string `json:"status"` // StatusMember, StatusPending or StatusUndone
 	// For pending joins: the signed request to resend and where to send it.
 	Request   []byte   `json:"request,omitempty"`
-	OwnerPeer string   `json:"ownerPeer,omitempty"`
+	OwnerPeer string   `json:"ownerPeer,omitempty"` // the invite's issuer's node
 	Addrs     []string `json:"addrs,omitempty"`
-	Since     int64    `json:"since"`
-	Attempts  int      `json:"attempts,omitempty"`
-	LastError string   `json:"lastError,omitempty"`
+	// Alt are the other nodes that may admit with the invite.
+	Alt       []rules.Contact `json:"alt,omitempty"`
+	Since     int64           `json:"since"`
+	Attempts  int             `json:"attempts,omitempty"`
+	LastError string          `json:"lastError,omitempty"`
 }
 
 // Membership statuses.

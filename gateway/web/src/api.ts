@@ -169,6 +169,10 @@ export const routes = {
   leaveParty: (id: string) => api<void>("POST", `/api/parties/${id}/leave`),
   kick: (id: string, memberId: string) => api<void>("DELETE", `/api/parties/${id}/members/${memberId}`),
   unban: (id: string, memberId: string) => api<void>("DELETE", `/api/parties/${id}/bans/${memberId}`),
+  setAdmin: (id: string, memberId: string, seats?: number) =>
+    api<Party>("PUT", `/api/parties/${id}/admins/${memberId}`, seats === undefined ? {} : { seats }),
+  removeAdmin: (id: string, memberId: string) => api<Party>("DELETE", `/api/parties/${id}/admins/${memberId}`),
+  transfer: (id: string, memberId: string) => api<Party>("POST", `/api/parties/${id}/transfer`, { memberId }),
 
   createTopic: (id: string, name: string) => api<Topic>("POST", `/api/parties/${id}/topics`, { name }),
   renameTopic: (id: string, topic: string, name: string) =>

@@ -2,6 +2,7 @@
 
 export type ErrorCode =
   | "account_not_found"
+  | "admin_not_found"
   | "admin_revoked"
   | "already_member"
   | "already_owner"
@@ -37,7 +38,6 @@ export type ErrorCode =
   | "method_not_allowed"
   | "name_invalid"
   | "no_free_seat"
-  | "not_admin"
   | "not_author"
   | "not_found"
   | "not_member"
@@ -74,6 +74,7 @@ export type ErrorCode =
 /** Each error code's HTTP status and the sentence a user is shown. */
 export const errorTable: Record<ErrorCode, { status: number; message: string }> = {
   account_not_found: { status: 404, message: "There is no such account here." },
+  admin_not_found: { status: 404, message: "That member is not an admin of this party." },
   admin_revoked: { status: 409, message: "The admin who let you in was no longer an admin, so your admission did not hold. Ask for a new invite." },
   already_member: { status: 409, message: "You are a member of this party already." },
   already_owner: { status: 409, message: "That member owns the party already." },
@@ -109,12 +110,11 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   method_not_allowed: { status: 405, message: "This address does not accept that method." },
   name_invalid: { status: 422, message: "A name must be 1 to 64 printable characters." },
   no_free_seat: { status: 409, message: "There is no free seat for that: the party is full, or its free seats are given to admins." },
-  not_admin: { status: 403, message: "Only the party's owner or an admin can do that." },
   not_author: { status: 403, message: "You can only change your own messages." },
   not_found: { status: 404, message: "There is nothing at this address." },
   not_member: { status: 403, message: "You are not a member of this party." },
-  not_owner: { status: 403, message: "Only the party's owner can do that." },
-  not_owner_node: { status: 409, message: "This node does not host the party's owner." },
+  not_owner: { status: 403, message: "Only the party's owner can do that (an admin may also invite people, manage topics and remove the people they let in)." },
+  not_owner_node: { status: 409, message: "This node does not sequence that party's changes." },
   not_ready: { status: 503, message: "The node is starting or stopping." },
   oauth_denied: { status: 403, message: "Signing in was cancelled at the provider." },
   oauth_email_unverified: { status: 403, message: "Your account at the provider has no verified email address. Verify one there, then try again." },

@@ -369,8 +369,54 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Kick a member (owner); their node drops the party, and their key is banned until the owner lifts it */
+        /** Remove a member; their node drops the party. The owner may remove anyone but itself, and bans their key until it lifts the ban; an admin may remove the members it let in (no ban). */
         delete: operations["kickMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/parties/{id}/admins/{memberId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make a member an admin, or change how many seats an admin holds (owner)
+         * @description The owner delegates free seats to the admin; the admin's node admits people with the admin's invites into those seats, and only those, even while the owner's node is offline. Fewer seats give back free ones (a seat someone holds stays the admin's).
+         */
+        put: operations["setAdmin"];
+        post?: never;
+        /**
+         * End a member's admin role and take back its free seats (owner)
+         * @description Joins the admin signed that the owner's node had not seen are void on every node; those joiners see the party as `undone` with `admin_revoked` or `seat_reclaimed`.
+         */
+        delete: operations["removeAdmin"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/parties/{id}/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hand the party to another member (owner); their node sequences it from then on and you stay a member */
+        post: operations["transferParty"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -405,10 +451,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** List invites (owner), newest first */
+        /** List the invites you issued (owner or admin), newest first */
         get: operations["listInvites"];
         put?: never;
-        /** Create an invite link (owner) */
+        /** Create an invite link (owner or admin); signed by your key, and your node admits whoever uses it */
         post: operations["createInvite"];
         delete?: never;
         options?: never;
@@ -429,7 +475,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an invite (owner); recorded in the party log for every node */
+        /** Revoke an invite you issued (owner or admin); recorded in the party log for every node */
         delete: operations["revokeInvite"];
         options?: never;
         head?: never;
@@ -493,7 +539,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a topic (owner) */
+        /** Create a topic (owner or admin) */
         post: operations["createTopic"];
         delete?: never;
         options?: never;
@@ -514,11 +560,11 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a topic (owner) */
+        /** Delete a topic (owner or admin) */
         delete: operations["deleteTopic"];
         options?: never;
         head?: never;
-        /** Rename a topic (owner) */
+        /** Rename a topic (owner or admin) */
         patch: operations["renameTopic"];
         trace?: never;
     };
@@ -677,10 +723,16 @@ export interface components {
             /** @description hex SHA-256 of the party's signed create op */
             id: string;
             name: string;
-            /** @enum {string} */
-            status: "active" | "pending" | "frozen";
-            /** @enum {string} */
-            role?: "owner" | "member";
+            /**
+             * @description `undone`: an admin let you in, but the owner had taken that seat back first; `lastError` says why (`seat_reclaimed` or `admin_revoked`). Leaving dismisses it.
+             * @enum {string}
+             */
+            status: "active" | "pending" | "frozen" | "undone";
+            /**
+             * @description your role: the owner may do everything; an admin may issue and revoke its own invites, create, rename and delete topics, and remove the members it let in
+             * @enum {string}
+             */
+            role?: "owner" | "admin" | "member";
             /** @description owner's memberId */
             owner?: string;
             members: components["schemas"]["Member"][];
@@ -751,9 +803,15 @@ export interface components {
             /** @description the name to show: displayName, followed by the fingerprint's first group when another member has the same name */
             label: string;
             /** @enum {string} */
-            role: "owner" | "member";
+            role: "owner" | "admin" | "member";
             seat: number;
             online: boolean;
+            /** @description the memberId of the admin who let this member in (absent when the owner did) */
+            admittedBy?: string;
+            /** @description admins only, the number of seats the owner delegated to them */
+            seats?: number;
+            /** @description admins only, how many of their seats nobody holds, that is how many people they can let in while the owner is away */
+            freeSeats?: number;
         };
         /** @description A message was posted. */
         MessageCreatedEvent: {
@@ -1809,6 +1867,57 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            /** @description `not_owner` (not the owner, nor the admin who let that member in) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `party_not_found` (also for parties you are not in), `member_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    setAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description seats the admin should hold; omitted, 2 (or as many as are free) for a new admin and no change for an admin */
+                    seats?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The party after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Party"];
+                };
+            };
+            400: components["responses"]["BadJSON"];
+            401: components["responses"]["Unauthorized"];
             /** @description `not_owner` */
             403: {
                 headers: {
@@ -1827,6 +1936,129 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `no_free_seat` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `owner_not_admin` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    removeAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The party after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Party"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_owner` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `party_not_found` (also for parties you are not in), `admin_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    transferParty: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    memberId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The party after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Party"];
+                };
+            };
+            400: components["responses"]["BadJSON"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_owner` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `party_not_found` (also for parties you are not in), `member_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `already_owner` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["Other"];
         };
     };

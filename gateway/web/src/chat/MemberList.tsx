@@ -1,5 +1,7 @@
-// The member list of the open party: online dots, owner badge and
-// fingerprints; for the owner, removing members and lifting bans.
+// The member list of the open party: online dots, owner and admin badges
+// and fingerprints. The owner may make and remove admins, hand the party
+// over, remove members and lift bans; an admin may remove the members it
+// let in. Actions a user may not take are not offered.
 import { ActionIcon, Avatar, Badge, Button, Group, Indicator, Menu, ScrollArea, Stack, Text } from "@mantine/core";
 import { IconDots } from "@tabler/icons-react";
 import { routes, type Party } from "../api";
@@ -16,6 +18,10 @@ interface Props {
 
 export function MemberList({ party, me, store, setDialog }: Props) {
   const isOwner = party.role === "owner";
+  const nameOf = (id?: string) => {
+    const m = party.members.find((x) => x.memberId === id);
+    return m ? m.label || m.displayName : "a former admin";
+  };
   return (
     <ScrollArea h="100%">
         <Stack gap="xs" p="sm" component="section" aria-label="Members">
@@ -31,16 +37,31 @@ export function MemberList({ party, me, store, setDialog }: Props) {
                   <Group gap={4} wrap="nowrap">
                     <Text size="sm" truncate>{m.label || m.displayName}{m.memberId === me ? " (you)" : ""}</Text>
                     {m.role === "owner" && <Badge size="xs" variant="light" data-testid="owner-badge">owner</Badge>}
+                    {m.role === "admin" && (
+                      <Badge size="xs" variant="light" color="grape" data-testid="admin-badge"
+                        title={`Can let ${m.freeSeats ?? 0} more people in`}>admin</Badge>
+                    )}
                   </Group>
+                  {m.admittedBy && <Text size="xs" c="dimmed" truncate>let in by {nameOf(m.admittedBy)}</Text>}
                   <Text size="xs" c="dimmed" ff="monospace" title="Member key fingerprint: compare it with the person to be sure who they are" data-testid="fingerprint">{m.fingerprint}</Text>
                 </Stack>
               </Group>
-              {isOwner && m.role !== "owner" && (
+              {m.role !== "owner" && m.memberId !== me && (isOwner || (party.role === "admin" && m.admittedBy === me && m.role !== "admin")) && (
                 <Menu position="bottom-end" withinPortal>
                   <Menu.Target>
                     <ActionIcon variant="subtle" size="sm" aria-label={`Options for ${m.displayName}`}><IconDots size={14} /></ActionIcon>
                   </Menu.Target>
                   <Menu.Dropdown>
+                    {isOwner && m.role !== "admin" && (
+                      <Menu.Item onClick={() => setDialog({ kind: "admin", memberId: m.memberId, name: m.label || m.displayName, seats: 0, isAdmin: false })}>Make admin</Menu.Item>
+                    )}
+                    {isOwner && m.role === "admin" && (
+                      <>
+                        <Menu.Item onClick={() => setDialog({ kind: "admin", memberId: m.memberId, name: m.label || m.displayName, seats: m.seats ?? 0, isAdmin: true })}>Change seats</Menu.Item>
+                        <Menu.Item onClick={() => setDialog({ kind: "removeAdmin", memberId: m.memberId, name: m.label || m.displayName })}>Remove admin</Menu.Item>
+                      </>
+                    )}
+                    {isOwner && <Menu.Item onClick={() => setDialog({ kind: "transfer", memberId: m.memberId, name: m.label || m.displayName })}>Make owner</Menu.Item>}
                     <Menu.Item color="red" onClick={() => setDialog({ kind: "kick", memberId: m.memberId, name: m.label || m.displayName })}>Remove from party</Menu.Item>
                   </Menu.Dropdown>
                 </Menu>

@@ -5,6 +5,12 @@ import { IconDots, IconHash, IconLogout, IconPlus, IconUserPlus } from "@tabler/
 import type { Account, Party, Topic } from "../api";
 import type { Dialog } from "./ShellDialogs";
 import { initials } from "./initials";
+import { sentenceFor } from "../errors";
+
+/** The sentence for an error code a party view carries. */
+function describeCode(code?: string): string {
+  return code ? sentenceFor(code) : "You were not let in.";
+}
 
 interface Props {
   me: Account;
@@ -19,6 +25,9 @@ interface Props {
 
 export function PartyNav({ me, parties, party, topic, unread, setDialog, go, signOut }: Props) {
   const isOwner = party?.role === "owner";
+  // The owner and admins invite people and manage topics.
+  const canManage = isOwner || party?.role === "admin";
+  const active = party?.status === "active" || party?.status === "frozen";
   const partyUnread = (p: Party) => p.topics.some((t) => (unread[t.id] ?? 0) > 0);
   return (
     <Group h="100%" gap={0} align="stretch" wrap="nowrap">
@@ -26,7 +35,7 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
         <ScrollArea h="100%" type="never">
           <Stack gap="sm" align="center" py="sm">
             {(parties ?? []).map((p) => (
-              <Tooltip key={p.id} label={p.name + (p.status === "pending" ? " (waiting for the owner)" : "")} position="right" withArrow>
+              <Tooltip key={p.id} label={p.name + (p.status === "pending" ? " (waiting to be let in)" : p.status === "undone" ? " (not admitted)" : "")} position="right" withArrow>
                 <Indicator disabled={!partyUnread(p)} color="red" size={10} offset={4} label="">
                   <UnstyledButton
                     onClick={() => go(`/p/${p.id}`)}
@@ -34,7 +43,7 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
                     aria-current={p.id === party?.id ? "page" : undefined}
                     className="rail-item"
                     data-active={p.id === party?.id || undefined}
-                    data-pending={p.status === "pending" || undefined}
+                    data-pending={p.status === "pending" || p.status === "undone" || undefined}
                   >
                     {initials(p.name)}
                   </UnstyledButton>
@@ -59,11 +68,14 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
                 <ActionIcon variant="subtle" aria-label="Party options"><IconDots size={18} /></ActionIcon>
               </Menu.Target>
               <Menu.Dropdown>
-                {isOwner && <Menu.Item leftSection={<IconUserPlus size={16} />} onClick={() => setDialog({ kind: "invite" })}>Invite people</Menu.Item>}
-                {isOwner && <Menu.Item onClick={() => setDialog({ kind: "createTopic" })}>Create topic</Menu.Item>}
+                {canManage && <Menu.Item leftSection={<IconUserPlus size={16} />} onClick={() => setDialog({ kind: "invite" })}>Invite people</Menu.Item>}
+                {active && <Menu.Item onClick={() => setDialog({ kind: "admitters" })}>Who can let people in</Menu.Item>}
+                {canManage && <Menu.Item onClick={() => setDialog({ kind: "createTopic" })}>Create topic</Menu.Item>}
                 {isOwner && <Menu.Item onClick={() => setDialog({ kind: "renameParty" })}>Rename party</Menu.Item>}
                 {isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "deleteParty" })}>Delete party</Menu.Item>}
-                {!isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "leaveParty" })}>Leave party</Menu.Item>}
+                {!isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "leaveParty" })}>
+                  {party.status === "undone" ? "Dismiss" : party.status === "pending" ? "Cancel joining" : "Leave party"}
+                </Menu.Item>}
               </Menu.Dropdown>
             </Menu>
           )}
@@ -72,7 +84,12 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
           <nav aria-label="Topics">
             <Stack gap={2} p="xs">
               {party?.status === "pending" && (
-                <Text size="sm" c="dimmed" p="xs">Waiting for the owner's node to admit you. This updates by itself.</Text>
+                <Text size="sm" c="dimmed" p="xs">Waiting for the node that issued your invite to let you in. This updates by itself.</Text>
+              )}
+              {party?.status === "undone" && (
+                <Text size="sm" c="red" p="xs" role="alert" data-testid="undone">
+                  {describeCode(party.lastError)} You can dismiss this from the party menu.
+                </Text>
               )}
               {party?.topics.map((t) => (
                 <Group key={t.id} gap={0} wrap="nowrap" className="topic-row">
@@ -86,7 +103,7 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
                     rightSection={(unread[t.id] ?? 0) > 0 ? <span className="unread" aria-label={`${unread[t.id]} unread`}>{unread[t.id]}</span> : null}
                     fw={(unread[t.id] ?? 0) > 0 ? 700 : undefined}
                   />
-                  {isOwner && (
+                  {canManage && (
                     <Menu position="bottom-end" withinPortal>
                       <Menu.Target>
                         <ActionIcon variant="subtle" size="sm" aria-label={`Options for topic ${t.name}`}><IconDots size={14} /></ActionIcon>
@@ -99,7 +116,7 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
                   )}
                 </Group>
               ))}
-              {isOwner && party && (
+              {canManage && party && (
                 <Button variant="subtle" size="xs" leftSection={<IconPlus size={14} />} justify="flex-start" onClick={() => setDialog({ kind: "createTopic" })}>
                   Add topic
                 </Button>

@@ -118,8 +118,11 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
         ) : !topic ? (
           <Center style={{ flex: 1 }} p="xl">
             <Stack align="center">
-              <Text c="dimmed">{party.status === "pending" ? "Waiting for the owner's node to admit you…" : "This party has no topics yet."}</Text>
-              {party.role === "owner" && <Button onClick={() => setDialog({ kind: "createTopic" })}>Create a topic</Button>}
+              <Text c="dimmed">{party.status === "pending" ? "Waiting for the node that issued your invite to let you in…"
+                : party.status === "undone" ? "You were not let in after all." : "This party has no topics yet."}</Text>
+              {(party.role === "owner" || party.role === "admin") && party.status === "active" && (
+                <Button onClick={() => setDialog({ kind: "createTopic" })}>Create a topic</Button>
+              )}
             </Stack>
           </Center>
         ) : (

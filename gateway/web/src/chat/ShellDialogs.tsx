@@ -1,7 +1,7 @@
 // The dialogs of the main screen: create, rename, delete and leave a
 // party; invite; create, rename and delete a topic; remove a member.
 import { routes, type Party } from "../api";
-import { ConfirmDialog, InviteDialog, NameDialog } from "./dialogs";
+import { AdminDialog, AdmittersDialog, ConfirmDialog, InviteDialog, NameDialog } from "./dialogs";
 import type { PartiesStore } from "./parties";
 
 /** Which dialog is open (null: none). */
@@ -15,6 +15,10 @@ export type Dialog =
   | { kind: "renameTopic"; topicId: string; name: string }
   | { kind: "deleteTopic"; topicId: string; name: string }
   | { kind: "kick"; memberId: string; name: string }
+  | { kind: "admin"; memberId: string; name: string; seats: number; isAdmin: boolean }
+  | { kind: "removeAdmin"; memberId: string; name: string }
+  | { kind: "transfer"; memberId: string; name: string }
+  | { kind: "admitters" }
   | null;
 
 interface Props {
@@ -58,6 +62,24 @@ export function ShellDialogs({ dialog, close, party, store, go }: Props) {
           <ConfirmDialog opened={dialog?.kind === "kick"} title={`Remove ${dialog?.kind === "kick" ? dialog.name : ""}?`} confirmLabel="Remove" onClose={close}
             text="They stop receiving this party's messages and need a new invite to come back."
             onConfirm={async () => { if (dialog?.kind === "kick") await routes.kick(party.id, dialog.memberId); await store.refresh(party.id); }} />
+          <AdminDialog opened={dialog?.kind === "admin"} party={party} onClose={close}
+            member={dialog?.kind === "admin" ? dialog : null}
+            onSubmit={async (seats) => {
+              if (dialog?.kind === "admin") store.dispatch({ type: "put", party: await routes.setAdmin(party.id, dialog.memberId, seats) });
+            }} />
+          <ConfirmDialog opened={dialog?.kind === "removeAdmin"} title={`Remove ${dialog?.kind === "removeAdmin" ? dialog.name : ""} as admin?`}
+            confirmLabel="Remove admin" onClose={close}
+            text="They stay a member. Their free seats come back to you, and anyone they let in that your node has not heard of yet will not get in."
+            onConfirm={async () => {
+              if (dialog?.kind === "removeAdmin") store.dispatch({ type: "put", party: await routes.removeAdmin(party.id, dialog.memberId) });
+            }} />
+          <ConfirmDialog opened={dialog?.kind === "transfer"} title={`Make ${dialog?.kind === "transfer" ? dialog.name : ""} the owner?`}
+            confirmLabel="Hand over" onClose={close}
+            text="Their node runs the party from now on and they can do everything you can. You stay a member and cannot undo this yourself."
+            onConfirm={async () => {
+              if (dialog?.kind === "transfer") store.dispatch({ type: "put", party: await routes.transfer(party.id, dialog.memberId) });
+            }} />
+          <AdmittersDialog opened={dialog?.kind === "admitters"} party={party} onClose={close} />
         </>
       )}
     </>

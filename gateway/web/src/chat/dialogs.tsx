@@ -5,7 +5,7 @@ import {
   ActionIcon, Badge, Button, CopyButton, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Tooltip,
 } from "@mantine/core";
 import { IconCheck, IconCopy, IconTrash } from "@tabler/icons-react";
-import { routes, type Invite } from "../api";
+import { routes, type Invite, type Party } from "../api";
 import { useAction } from "../useAction";
 import { ErrorNote } from "../pages/AuthPages";
 
@@ -168,6 +168,95 @@ export function InviteDialog(props: { opened: boolean; partyId: string; partyNam
             </Table>
           </Table.ScrollContainer>
         )}
+      </Stack>
+    </Modal>
+  );
+}
+
+/** Makes a member an admin, or changes how many seats an admin holds. */
+export function AdminDialog(props: {
+  opened: boolean;
+  party: Party;
+  member: { memberId: string; name: string; seats: number; isAdmin: boolean } | null;
+  onClose: () => void;
+  onSubmit: (seats: number) => Promise<void>;
+}) {
+  const { party, member } = props;
+  const taken = new Set(party.members.map((m) => m.seat));
+  const delegatedFree = party.members.reduce((n, m) => n + (m.role === "admin" ? (m.freeSeats ?? 0) : 0), 0);
+  const limit = party.limits?.members ?? 10;
+  const ownerFree = limit - taken.size - delegatedFree;
+  const most = (member?.isAdmin ? member.seats : 0) + Math.max(ownerFree, 0);
+  const [seats, setSeats] = useState<number | string>(2);
+  const { busy, error, setError, run } = useAction(async () => {
+    await props.onSubmit(Number(seats));
+    props.onClose();
+  });
+  useEffect(() => {
+    if (props.opened && member) {
+      setSeats(member.isAdmin ? member.seats : Math.min(2, most));
+      setError(null);
+    }
+  }, [props.opened, member?.memberId]); // eslint-disable-line react-hooks/exhaustive-deps
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run();
+  };
+  return (
+    <Modal opened={props.opened} onClose={props.onClose} centered
+      title={member?.isAdmin ? `Seats for ${member.name}` : `Make ${member?.name ?? ""} an admin`}>
+      <form onSubmit={submit}>
+        <Stack>
+          <ErrorNote error={error} />
+          <Text size="sm">
+            An admin can invite people and let them in while your node is offline, manage topics, and remove the
+            people they let in. Each seat is room for one person they can let in.
+          </Text>
+          <NumberInput label="Seats" description={`Up to ${most} (the free seats you hold)`} min={0} max={most}
+            value={seats} onChange={setSeats} data-autofocus />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={props.onClose}>Cancel</Button>
+            <Button type="submit" loading={busy}>{member?.isAdmin ? "Save" : "Make admin"}</Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
+
+/** Who can let people in, and how many more each can. */
+export function AdmittersDialog(props: { opened: boolean; party: Party; onClose: () => void }) {
+  const { party } = props;
+  const limit = party.limits?.members ?? 10;
+  const admins = party.members.filter((m) => m.role === "admin");
+  const delegatedFree = admins.reduce((n, m) => n + (m.freeSeats ?? 0), 0);
+  const ownerFree = Math.max(limit - party.members.length - delegatedFree, 0);
+  const owner = party.members.find((m) => m.role === "owner");
+  return (
+    <Modal opened={props.opened} onClose={props.onClose} title="Who can let people in" centered>
+      <Stack>
+        <Text size="sm">
+          {party.members.length} of {limit} seats are taken. Each of these people can invite and admit others, even
+          while the rest are offline, into the seats they hold:
+        </Text>
+        <Table data-testid="admitters">
+          <Table.Thead>
+            <Table.Tr><Table.Th>Who</Table.Th><Table.Th>Role</Table.Th><Table.Th>Free seats</Table.Th></Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {owner && (
+              <Table.Tr><Table.Td>{owner.label || owner.displayName}</Table.Td><Table.Td>owner</Table.Td><Table.Td>{ownerFree}</Table.Td></Table.Tr>
+            )}
+            {admins.map((m) => (
+              <Table.Tr key={m.memberId}>
+                <Table.Td>{m.label || m.displayName}</Table.Td><Table.Td>admin</Table.Td><Table.Td>{m.freeSeats ?? 0} of {m.seats ?? 0}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+        <Group justify="flex-end">
+          <Button variant="default" onClick={props.onClose}>Close</Button>
+        </Group>
       </Stack>
     </Modal>
   );
