@@ -52,7 +52,7 @@ func (p *Parties) SetAdmin(ctx context.Context, a Actor, party, member string, s
 			}
 			var back []int // free seats, highest first
 			for _, s := range slices.Backward(ad.Seats) {
-				if len(ad.Seats)-len(back) > seats && !seatTaken(st, s) {
+				if len(ad.Seats)-len(back) > seats && !st.SeatTaken(s) {
 					back = append(back, s)
 				}
 			}
@@ -76,20 +76,11 @@ func (p *Parties) SetAdmin(ctx context.Context, a Actor, party, member string, s
 func ownerFreeSeats(st *rules.State) []int {
 	var out []int
 	for s := 0; s < st.Limits.Members; s++ {
-		if st.DelegatedTo(s) == "" && !seatTaken(st, s) {
+		if st.DelegatedTo(s) == "" && !st.SeatTaken(s) {
 			out = append(out, s)
 		}
 	}
 	return out
-}
-
-func seatTaken(st *rules.State, seat int) bool {
-	for _, m := range st.Members {
-		if m.Seat == seat {
-			return true
-		}
-	}
-	return false
 }
 
 // RemoveAdmin ends member's admin role and takes back its free seats; the

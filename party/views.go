@@ -125,7 +125,7 @@ func (c *core) memberView(st *rules.State, m *rules.Member) MemberView {
 	if st.IsAdmin(m.ID) {
 		v.Seats = len(st.Admins[m.ID].Seats)
 		for _, s := range st.Admins[m.ID].Seats {
-			if !seatTaken(st, s) {
+			if !st.SeatTaken(s) {
 				v.FreeSeats++
 			}
 		}

@@ -117,7 +117,8 @@ func (s *State) FreeSeatOf(admin string) int {
 	return -1
 }
 
-func (s *State) occupied(seat int) bool {
+// SeatTaken reports whether a member holds seat.
+func (s *State) SeatTaken(seat int) bool {
 	for _, m := range s.Members {
 		if m.Seat == seat {
 			return true
@@ -167,7 +168,7 @@ func (n *State) applyAdminOwnerOp(op Op) error {
 			return invalid("a grant names no head")
 		}
 		for _, seat := range b.Seats {
-			if n.DelegatedTo(seat) != "" || n.occupied(seat) {
+			if n.DelegatedTo(seat) != "" || n.SeatTaken(seat) {
 				return invalid("seat %d is not free", seat)
 			}
 		}
@@ -201,7 +202,7 @@ func (n *State) applyAdminOwnerOp(op Op) error {
 		a.Active, a.Seats = false, nil
 		return nil
 	}
-	a.Seats = slices.DeleteFunc(a.Seats, func(seat int) bool { return seen[seat] && !n.occupied(seat) })
+	a.Seats = slices.DeleteFunc(a.Seats, func(seat int) bool { return seen[seat] && !n.SeatTaken(seat) })
 	return nil
 }
 

@@ -507,7 +507,7 @@ func (w *world) randomOp(a *actor) (rules.SignedOp, bool) {
 		case 2, 3:
 			var free []int
 			for s := 0; s < st.Limits.Members; s++ {
-				if st.DelegatedTo(s) == "" && !occupied(st, s) && len(free) < 2 {
+				if st.DelegatedTo(s) == "" && !st.SeatTaken(s) && len(free) < 2 {
 					free = append(free, s)
 				}
 			}
@@ -570,15 +570,6 @@ func (w *world) joinBody(seat int) rules.JoinBody {
 		b.Invite, b.InviteMax = "shared", sharedUses
 	}
 	return b
-}
-
-func occupied(st *rules.State, seat int) bool {
-	for _, m := range st.Members {
-		if m.Seat == seat {
-			return true
-		}
-	}
-	return false
 }
 
 func mustJSON(v any) string {

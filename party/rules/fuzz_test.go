@@ -3,6 +3,8 @@ package rules_test
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
+	"slices"
 	"testing"
 
 	"github.com/chatterbox/chatterbox/party/partytest"
@@ -102,6 +104,61 @@ func FuzzMessage(f *testing.F) {
 		pub, perr := rules.MemberKey(msg.Author)
 		if perr != nil || !ed25519.Verify(pub, append([]byte(rules.MsgDomain), in.Payload...), in.Sig) {
 			t.Fatalf("accepted a message its author did not sign: %+v", msg)
+		}
+	})
+}
+
+// FuzzApplyAdminOp: arbitrary bytes offered as the next op of an admin's
+// sub-log must never panic; whatever is applied must be signed by that
+// admin under the sub-log domain, and may only let people into the
+// admin's own seats, within the caps, leaving the owner and the admins as
+// they were.
+func FuzzApplyAdminOp(f *testing.F) {
+	c := partytest.NewParty(f, rules.Limits{Members: 4, Topics: 2})
+	adminKey := c.Admit("admin", "peer-admin")
+	admin := partytest.MemberID(adminKey)
+	c.Apply(rules.KindAdminGrant, rules.AdminBody{Member: admin, Seats: []int{2}})
+	st := c.State
+	sub := func(kind string, body any) rules.SignedOp {
+		raw, _ := json.Marshal(body)
+		sop, _ := rules.SignAdminOp(rules.Op{Party: st.ID, Admin: admin, Base: st.Seq, Seq: 1, Time: 1, Kind: kind, Body: raw}, adminKey)
+		return sop
+	}
+	for _, sop := range []rules.SignedOp{
+		sub(rules.KindMemberJoin, rules.JoinBody{Member: partytest.MemberID(partytest.NewKey(f)), Name: "y", Peer: "p", Seat: 2, Invite: "i", RequestSig: "r"}),
+		sub(rules.KindMemberJoin, rules.JoinBody{Member: partytest.MemberID(partytest.NewKey(f)), Name: "y", Peer: "p", Seat: 3, Invite: "i", RequestSig: "r"}),
+		sub(rules.KindTopicCreate, rules.TopicRef{ID: "t2", Name: "two"}),
+		sub(rules.KindMemberKick, rules.MemberBody{Member: st.Owner}),
+		sub(rules.KindAdminGrant, rules.AdminBody{Member: admin, Seats: []int{3}}),
+		sub(rules.KindInviteRevoke, rules.InviteBody{Invite: "i"}),
+	} {
+		raw, _ := json.Marshal(sop)
+		f.Add(raw)
+		f.Add(sop.Payload)
+	}
+	adminPub := adminKey.Public().(ed25519.PublicKey)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var sop rules.SignedOp
+		if json.Unmarshal(data, &sop) != nil {
+			sop = rules.SignedOp{Payload: data}
+		}
+		next, _, err := st.NextAdmin(sop)
+		if err != nil && !errors.Is(err, rules.ErrVoid) {
+			return
+		}
+		if !ed25519.Verify(adminPub, append([]byte("chatterbox/admin-op/v1\n"), sop.Payload...), sop.Sig) {
+			t.Fatalf("applied a sub-log op the admin did not sign")
+		}
+		if next.Owner != st.Owner || len(next.Admins) != 1 || !slices.Equal(next.Admins[admin].Seats, []int{2}) || next.Seq != st.Seq {
+			t.Fatalf("a sub-log op changed the owner, the admins or the owner log: %+v", next)
+		}
+		if len(next.Members) > 4 || len(next.Topics) > 2 {
+			t.Fatalf("beyond the caps: %d members, %d topics", len(next.Members), len(next.Topics))
+		}
+		for id, m := range next.Members {
+			if st.Members[id] == nil && (m.Seat != 2 || m.By != admin) {
+				t.Fatalf("let %s into seat %d (by %q), not the admin's seat 2", id, m.Seat, m.By)
+			}
 		}
 	})
 }
