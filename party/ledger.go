@@ -237,7 +237,7 @@ func (l *ledger) fold(t *store.Txn, old *rules.State) (*rules.State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := rules.Fold(owner, subs)
+	st, err := rules.FoldStored(owner, subs)
 	if err != nil {
 		return nil, fmt.Errorf("party %s: stored log does not fold: %w", old.ID, err)
 	}

@@ -90,7 +90,11 @@ const (
 	MaxRequestBytes  = 64 << 10
 	MaxResponseBytes = 8 << 20
 	syncBatch        = 256
-	msgSyncBatch     = 500
+	// subBatch bounds the sub-log ops of one response: with syncBatch
+	// owner ops, at most 16 KiB each, a response stays within
+	// MaxResponseBytes.
+	subBatch     = 128
+	msgSyncBatch = 500
 )
 
 func signedRequest(typ, domain string, v any, key ed25519.PrivateKey) ([]byte, error) {

@@ -117,9 +117,9 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 	if err != nil {
 		return Response{}, err
 	}
-	subs, err := r.log.SubOpsAfter(inv.Party, nil, syncBatch)
+	subs, err := r.log.SubOpsAfter(inv.Party, nil, subBatch)
 	if err != nil {
 		return Response{}, err
 	}
-	return Response{Ops: ops, SubOps: subs, More: len(ops) == syncBatch || len(subs) == syncBatch}, nil
+	return Response{Ops: ops, SubOps: subs, More: len(ops) == syncBatch || len(subs) == subBatch}, nil
 }

@@ -276,7 +276,7 @@ func (r *Replica) handleSync(from string, req Request) (Response, error) {
 		}
 	}
 	more := len(ops) > 0 && seqOf(ops[len(ops)-1]) < upTo
-	subs, err := r.log.SubOpsAfter(sr.Party, sr.Subs, syncBatch)
+	subs, err := r.log.SubOpsAfter(sr.Party, sr.Subs, subBatch)
 	if err != nil {
 		return Response{}, err
 	}
@@ -285,7 +285,7 @@ func (r *Replica) handleSync(from string, req Request) (Response, error) {
 		// not read beyond (an admin's kick of it among them).
 		subs = slices.DeleteFunc(subs, func(sop rules.SignedOp) bool { op, _ := sop.Decode(); return op.Base > upTo })
 	}
-	more = more || len(subs) == syncBatch
+	more = more || len(subs) == subBatch
 	return Response{Ops: ops, SubOps: subs, More: more}, nil
 }
 

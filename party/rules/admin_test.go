@@ -613,3 +613,45 @@ func TestOwnerOpsWaitForTheSubLogOpsTheirOwnerSaw(t *testing.T) {
 	w.deliverAll(r)
 	w.converged(r)
 }
+
+// BenchmarkFold folds a party's log again as a node does when an op
+// belonging before its head arrives: 1,000 owner ops (renames) and 100
+// ops in each of two admins' sub-logs (topic renames), checking every
+// signature (Fold) or trusting the stored ops (FoldStored, the node's).
+func BenchmarkFold(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	w := newWorld(b, rng, 3)
+	owner, a1, a2 := w.actors[0], w.actors[1], w.actors[2]
+	w.do(owner, owner.ownerOp(rules.KindAdminGrant, rules.AdminBody{Member: a1.id, Seats: []int{3}}))
+	w.do(owner, owner.ownerOp(rules.KindAdminGrant, rules.AdminBody{Member: a2.id, Seats: []int{4}}))
+	for _, a := range []*actor{a1, a2} {
+		for _, sop := range w.all {
+			a.r.add(sop)
+		}
+	}
+	for i := range 1000 {
+		w.do(owner, owner.ownerOp(rules.KindRename, rules.NameBody{Name: fmt.Sprint("name ", i)}))
+		if i%10 == 0 {
+			for _, a := range []*actor{a1, a2} {
+				for _, sop := range w.all {
+					a.r.add(sop)
+				}
+				sop := a.subOp(rules.KindTopicRename, rules.TopicRef{ID: "general", Name: fmt.Sprint("general ", i)})
+				w.do(a, sop)
+				owner.r.add(sop)
+			}
+		}
+	}
+	r := owner.r
+	for name, fold := range map[string]func([]rules.SignedOp, map[string][]rules.SignedOp) (*rules.State, error){
+		"verified": rules.Fold, "stored": rules.FoldStored,
+	} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				if _, err := fold(r.owner, r.subs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
