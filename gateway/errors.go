@@ -92,6 +92,7 @@ var errorTable = map[string]ErrorInfo{
 	"remote_failed":          {http.StatusBadGateway, "The other node failed to answer properly."},
 	"message_empty":          {http.StatusUnprocessableEntity, "Write something first: the message is empty."},
 	"message_too_long":       {http.StatusUnprocessableEntity, "The message is too long: at most 4000 characters."},
+	"emoji_invalid":          {http.StatusUnprocessableEntity, "A reaction is one emoji."},
 	"message_invalid":        {http.StatusUnprocessableEntity, "The message is not valid."},
 	"not_author":             {http.StatusForbidden, "You can only change your own messages."},
 	"message_deleted":        {http.StatusGone, "That message was deleted."},

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/chatterbox/chatterbox/identity"
+	"github.com/chatterbox/chatterbox/party"
 )
 
 func (s *Server) messageRoutes(mux *http.ServeMux) {
@@ -21,15 +22,28 @@ func (s *Server) messageRoutes(mux *http.ServeMux) {
 			}
 			limit = n
 		}
-		msgs, next, err := ps.Messages(actor(p), r.PathValue("id"), r.PathValue("topicId"), r.URL.Query().Get("before"), limit)
-		return map[string]any{"messages": msgs, "nextCursor": next}, err
+		q := r.URL.Query()
+		pq := party.PageQuery{Before: q.Get("before"), After: q.Get("after"), Around: q.Get("around"), Limit: limit}
+		if (pq.Before != "" && pq.After != "") || (pq.Around != "" && pq.Before+pq.After != "") {
+			return nil, apiErr("cursor_invalid").saying("Ask for one of before, after and around.")
+		}
+		return ps.Page(actor(p), r.PathValue("id"), r.PathValue("topicId"), pq)
 	}))
 	route("POST "+base, withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req postRequest) (any, error) {
+		if req.ReplyTo != "" {
+			return ps.Reply(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), req.ReplyTo, req.Body, req.ClientID)
+		}
 		return ps.Post(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), req.Body, req.ClientID)
 	}))
+	route("PUT "+base+"/{messageId}/reactions/{emoji}", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		return ps.React(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), r.PathValue("messageId"), r.PathValue("emoji"), true)
+	}))
+	route("DELETE "+base+"/{messageId}/reactions/{emoji}", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		return ps.React(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), r.PathValue("messageId"), r.PathValue("emoji"), false)
+	}))
 	route("PATCH "+base+"/{messageId}", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req postRequest) (any, error) {
-		if req.ClientID != "" {
-			return nil, errBadJSON("clientId is only for new messages.")
+		if req.ClientID != "" || req.ReplyTo != "" {
+			return nil, errBadJSON("clientId and replyTo are only for new messages.")
 		}
 		return ps.Edit(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), r.PathValue("messageId"), req.Body)
 	}))
@@ -41,4 +55,5 @@ func (s *Server) messageRoutes(mux *http.ServeMux) {
 type postRequest struct {
 	Body     string `json:"body"`
 	ClientID string `json:"clientId"`
+	ReplyTo  string `json:"replyTo"` // new messages only: the post it answers
 }

@@ -36,8 +36,10 @@ type Parties interface {
 
 // Chat runs messages for local accounts.
 type Chat interface {
-	Messages(a party.Actor, party, topic, cursor string, limit int) ([]party.MessageView, string, error)
+	Page(a party.Actor, party, topic string, q party.PageQuery) (party.Page, error)
 	Post(ctx context.Context, a party.Actor, party, topic, body, clientID string) (party.MessageView, error)
+	Reply(ctx context.Context, a party.Actor, party, topic, replyTo, body, clientID string) (party.MessageView, error)
+	React(ctx context.Context, a party.Actor, party, topic, id, emoji string, on bool) (party.MessageView, error)
 	Edit(ctx context.Context, a party.Actor, party, topic, id, body string) (party.MessageView, error)
 	DeleteMessage(ctx context.Context, a party.Actor, party, topic, id string) error
 	SendTyping(ctx context.Context, a party.Actor, party, topic string) error

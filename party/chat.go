@@ -45,6 +45,32 @@ func (ch *Chat) Post(ctx context.Context, a Actor, party, topic, body, clientID 
 	return ch.publish(ctx, a, party, rules.Message{Topic: topic, Kind: rules.MsgPost, Body: body, ClientID: clientID})
 }
 
+// Reply posts a message answering the post replyTo of the same topic.
+func (ch *Chat) Reply(ctx context.Context, a Actor, party, topic, replyTo, body, clientID string) (MessageView, error) {
+	body, err := rules.CheckBody(body)
+	if err != nil {
+		return MessageView{}, err
+	}
+	if utf8.RuneCountInString(clientID) > 64 {
+		return MessageView{}, fmt.Errorf("%w: clientId longer than 64 characters", rules.ErrMessageInvalid)
+	}
+	return ch.publish(ctx, a, party, rules.Message{Topic: topic, Kind: rules.MsgPost, Body: body, ReplyTo: replyTo, ClientID: clientID})
+}
+
+// React adds (on) or removes the actor's reaction emoji to a post of the
+// topic, anyone's, and returns the post with its reactions. Asking for
+// what is so already signs nothing.
+func (ch *Chat) React(ctx context.Context, a Actor, party, topic, id, emoji string, on bool) (MessageView, error) {
+	if err := rules.CheckEmoji(emoji); err != nil {
+		return MessageView{}, err
+	}
+	kind := rules.MsgUnreact
+	if on {
+		kind = rules.MsgReact
+	}
+	return ch.publish(ctx, a, party, rules.Message{Topic: topic, Kind: kind, Body: emoji, Target: id})
+}
+
 // Edit replaces the body of the actor's own message.
 func (ch *Chat) Edit(ctx context.Context, a Actor, party, topic, id, body string) (MessageView, error) {
 	body, err := rules.CheckBody(body)
@@ -190,18 +216,26 @@ func (ch *Chat) prepare(t *store.Txn, r *postReq) (postRes, error) {
 	msgs := t.Messages(party)
 	if msg.ClientID != "" {
 		if prev, ok := msgs.ByClientID(r.a.AccountID, msg.ClientID); ok {
-			return postRes{view: messageView(st, prev), replay: true}, nil
+			return postRes{view: messageView(st, msgs, prev), replay: true}, nil
 		}
 	}
-	if msg.Kind != rules.MsgPost {
-		target, ok := msgs.Get(msg.Target)
+	if id := msg.Target + msg.ReplyTo; id != "" { // one of them at most
+		target, ok := msgs.Get(id)
 		if !ok || target.Msg.Topic != msg.Topic || target.Msg.Kind != rules.MsgPost {
 			return postRes{err: rules.ErrMsgNotFound}, nil
 		}
-		if target.Msg.Author != me {
-			return postRes{err: rules.ErrNotAuthor}, nil
+		switch msg.Kind {
+		case rules.MsgEdit, rules.MsgDelete:
+			if target.Msg.Author != me {
+				return postRes{err: rules.ErrNotAuthor}, nil
+			}
+		case rules.MsgReact, rules.MsgUnreact:
+			if cur := target.Reactions[msg.Body][me]; cur.On == (msg.Kind == rules.MsgReact) && (cur.HLC != 0 || !cur.On) {
+				// Already so: nothing to sign (a retry, or a second click).
+				return postRes{view: messageView(st, msgs, target), replay: true}, nil
+			}
 		}
-		if target.Deleted {
+		if target.Deleted && msg.Kind != rules.MsgPost {
 			return postRes{err: rules.ErrMessageGone}, nil
 		}
 	}

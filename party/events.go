@@ -14,6 +14,7 @@ const (
 	EvMessageCreated EventType = "message.created"
 	EvMessageEdited  EventType = "message.edited"
 	EvMessageDeleted EventType = "message.deleted"
+	EvMessageReacted EventType = "message.reacted" // a reaction was added or removed
 	EvMemberJoined   EventType = "member.joined"
 	EvMemberLeft     EventType = "member.left" // left or kicked ("kicked", "banned")
 	EvTopicCreated   EventType = "topic.created"

@@ -13,14 +13,37 @@ import (
 // end). Cursors are positions in time order, so paging visits every
 // message once even while new ones arrive.
 func (ch *Chat) Messages(a Actor, party, topic, cursor string, limit int) ([]MessageView, string, error) {
+	p, err := ch.Page(a, party, topic, PageQuery{Before: cursor, Limit: limit})
+	return p.Messages, p.Next, err
+}
+
+// PageQuery asks for one page of a topic's history: before a cursor (the
+// default: the newest), after one, or around a message. Limit is 1..100
+// (anything else: 50).
+type PageQuery struct {
+	Before, After, Around string
+	Limit                 int
+}
+
+// Page is a page of history, newest first, with the cursors of the next
+// older page (Next) and the next newer one (Newer); "" when there is none.
+type Page struct {
+	Messages []MessageView `json:"messages"`
+	Next     string        `json:"nextCursor"`
+	Newer    string        `json:"newerCursor,omitempty"`
+}
+
+// Page returns a page of a topic's messages: the newest, those before or
+// after a cursor, or those around a message (for jumping to the post a
+// reply answers): half older, the message, half newer.
+func (ch *Chat) Page(a Actor, party, topic string, q PageQuery) (Page, error) {
 	if err := ch.c.requireMember(a, party); err != nil {
-		return nil, "", err
+		return Page{}, err
 	}
-	if limit <= 0 || limit > 100 {
-		limit = 50
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 50
 	}
-	out := []MessageView{}
-	next := ""
+	p := Page{Messages: []MessageView{}}
 	err := ch.c.store.View(func(t *store.Txn) error {
 		st, err := t.State(party)
 		if err != nil {
@@ -29,14 +52,36 @@ func (ch *Chat) Messages(a Actor, party, topic, cursor string, limit int) ([]Mes
 		if st.Topics[topic] == nil {
 			return rules.ErrTopicNotFound
 		}
-		page, n, err := t.Messages(party).Page(topic, cursor, limit)
-		for _, sm := range page {
-			out = append(out, messageView(st, sm))
+		msgs := t.Messages(party)
+		var page []rules.StoredMessage
+		switch {
+		case q.Around != "":
+			target, ok := msgs.Get(q.Around)
+			if !ok || target.Msg.Topic != topic || target.Msg.Kind != rules.MsgPost {
+				return rules.ErrMsgNotFound
+			}
+			at := store.Cursor(target)
+			newer, n, err := msgs.PageAfter(topic, at, (q.Limit-1)/2)
+			if err != nil {
+				return err
+			}
+			older, o, err := msgs.Page(topic, at, q.Limit-1-len(newer))
+			if err != nil {
+				return err
+			}
+			page = append(append(newer, target), older...)
+			p.Next, p.Newer = o, n
+		case q.After != "":
+			page, p.Newer, err = msgs.PageAfter(topic, q.After, q.Limit)
+		default:
+			page, p.Next, err = msgs.Page(topic, q.Before, q.Limit)
 		}
-		next = n
+		for _, sm := range page {
+			p.Messages = append(p.Messages, messageView(st, msgs, sm))
+		}
 		return err
 	})
-	return out, next, err
+	return p, err
 }
 
 // MessageByID returns one message of a party.
@@ -47,11 +92,12 @@ func (ch *Chat) MessageByID(party, id string) (MessageView, error) {
 		if err != nil {
 			return err
 		}
-		sm, ok := t.Messages(party).Get(id)
+		msgs := t.Messages(party)
+		sm, ok := msgs.Get(id)
 		if !ok {
 			return rules.ErrMsgNotFound
 		}
-		v = messageView(st, sm)
+		v = messageView(st, msgs, sm)
 		return nil
 	})
 	return v, err

@@ -111,7 +111,9 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 // storeMessage writes an accepted message and returns the event to emit.
 func (c *core) storeMessage(msgs store.Messages, st *rules.State, sm rules.SignedMessage, msg rules.Message) (Event, error) {
 	typ := EvMessageCreated
-	if msg.Kind != rules.MsgPost {
+	if msg.Kind == rules.MsgReact || msg.Kind == rules.MsgUnreact {
+		typ = EvMessageReacted
+	} else if msg.Kind != rules.MsgPost {
 		// A delete of a message deleted already changes nothing: clients
 		// hear of it as an edit of the tombstone, like an edit would.
 		typ = EvMessageEdited
@@ -124,7 +126,7 @@ func (c *core) storeMessage(msgs store.Messages, st *rules.State, sm rules.Signe
 		return Event{}, err
 	}
 	c.hlc.Observe(msg.HLC)
-	return Event{Type: typ, Party: st.ID, Data: messageView(st, rec)}, nil
+	return Event{Type: typ, Party: st.ID, Data: messageView(st, msgs, rec)}, nil
 }
 
 // recordEquivocation keeps evidence of two messages in one feed slot.

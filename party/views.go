@@ -3,6 +3,7 @@ package party
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/chatterbox/chatterbox/party/rules"
@@ -73,6 +74,21 @@ type InviteView struct {
 	Revoked   bool      `json:"revoked"`
 }
 
+// ReplyView is the one-line quote of the post a reply answers.
+type ReplyView struct {
+	ID      string `json:"id"`
+	Author  string `json:"author"`  // the label of its author
+	Excerpt string `json:"excerpt"` // its first words ("" when deleted)
+	Deleted bool   `json:"deleted"`
+}
+
+// ReactionView is one emoji on a message and who reacted with it.
+type ReactionView struct {
+	Emoji     string   `json:"emoji"`
+	Count     int      `json:"count"`
+	MemberIDs []string `json:"memberIds"`
+}
+
 // AuthorView names a message's author (see MemberView for Label).
 type AuthorView struct {
 	MemberID    string `json:"memberId"`
@@ -92,6 +108,10 @@ type MessageView struct {
 	EditedAt  *time.Time `json:"editedAt"`
 	Deleted   bool       `json:"deleted"`
 	ClientID  string     `json:"clientId,omitempty"`
+	// ReplyTo quotes the post this one answers.
+	ReplyTo *ReplyView `json:"replyTo,omitempty"`
+	// Reactions, in the order they were first made.
+	Reactions []ReactionView `json:"reactions"`
 	// Order sorts messages as history does (hybrid logical clock, then
 	// id); compare it as a string. CreatedAt alone ties within a
 	// millisecond.
@@ -175,10 +195,23 @@ func inviteView(r store.InviteRecord, st *rules.State) InviteView {
 		MaxUses: r.Invite.MaxUses, Uses: st.InviteUses[r.Invite.ID], Revoked: inviteRevoked(st, r.Invite)}
 }
 
-func messageView(st *rules.State, sm rules.StoredMessage) MessageView {
+// messageView is a stored post as clients see it; look finds the post a
+// reply answers.
+func messageView(st *rules.State, look rules.MessageLookup, sm rules.StoredMessage) MessageView {
 	v := MessageView{ID: sm.Signed.ID(), PartyID: sm.Msg.Party, TopicID: sm.Msg.Topic, Body: sm.Body,
 		Author:    AuthorView{MemberID: sm.Msg.Author, DisplayName: "former member", Fingerprint: rules.Fingerprint(sm.Msg.Author)},
-		CreatedAt: rules.HLCTime(sm.Msg.HLC), Deleted: sm.Deleted, ClientID: sm.Msg.ClientID}
+		CreatedAt: rules.HLCTime(sm.Msg.HLC), Deleted: sm.Deleted, ClientID: sm.Msg.ClientID, Reactions: reactionViews(sm)}
+	if id := sm.Msg.ReplyTo; id != "" {
+		r := &ReplyView{ID: id, Deleted: true}
+		if t, ok := look.Get(id); ok {
+			r.Author = authorLabel(st, t.Msg.Author)
+			r.Deleted = t.Deleted
+			if !t.Deleted {
+				r.Excerpt = excerpt(t.Body, 80)
+			}
+		}
+		v.ReplyTo = r
+	}
 	v.Order = fmt.Sprintf("%016x/%s", sm.Msg.HLC, v.ID)
 	if m := st.Members[sm.Msg.Author]; m != nil {
 		v.Author.DisplayName = m.Name
@@ -189,4 +222,60 @@ func messageView(st *rules.State, sm rules.StoredMessage) MessageView {
 		v.EditedAt = &t
 	}
 	return v
+}
+
+// authorLabel is the label of a message author: their name in the party,
+// or "former member".
+func authorLabel(st *rules.State, id string) string {
+	name := "former member"
+	if m := st.Members[id]; m != nil {
+		name = m.Name
+	}
+	return rules.Label(st, id, name)
+}
+
+// excerpt is the start of body on one line, at most n characters.
+func excerpt(body string, n int) string {
+	line := strings.Join(strings.Fields(body), " ")
+	if r := []rune(line); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return line
+}
+
+// reactionViews lists a message's reactions that are on, by emoji, in the
+// order each emoji was first made.
+func reactionViews(sm rules.StoredMessage) []ReactionView {
+	type emoji struct {
+		view  ReactionView
+		first uint64
+	}
+	var es []emoji
+	for e, by := range sm.Reactions {
+		x := emoji{view: ReactionView{Emoji: e, MemberIDs: []string{}}}
+		for member, r := range by {
+			if !r.On {
+				continue
+			}
+			x.view.MemberIDs = append(x.view.MemberIDs, member)
+			if x.first == 0 || r.HLC < x.first {
+				x.first = r.HLC
+			}
+		}
+		if x.view.Count = len(x.view.MemberIDs); x.view.Count > 0 {
+			sort.Strings(x.view.MemberIDs)
+			es = append(es, x)
+		}
+	}
+	sort.Slice(es, func(i, j int) bool {
+		if es[i].first != es[j].first {
+			return es[i].first < es[j].first
+		}
+		return es[i].view.Emoji < es[j].view.Emoji
+	})
+	out := make([]ReactionView, len(es))
+	for i, e := range es {
+		out[i] = e.view
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -17,20 +18,27 @@ const (
 	MsgPost   = "post"
 	MsgEdit   = "edit"
 	MsgDelete = "delete"
+	// MsgReact and MsgUnreact add and remove the author's reaction (Body:
+	// the emoji) to a post (Target) of the same topic, anyone's.
+	MsgReact   = "react"
+	MsgUnreact = "unreact"
 )
 
 // Message is what an author signs. It belongs to the author's feed on one
 // node: (party, author, node) with gap-free sequence numbers.
 type Message struct {
-	Party    string `json:"party"`
-	Topic    string `json:"topic"`
-	Author   string `json:"author"` // MemberID
-	Node     string `json:"node"`   // author's home node (peer id)
-	Seq      uint64 `json:"seq"`    // in the author's feed on that node, from 1
-	HLC      uint64 `json:"hlc"`    // hybrid logical clock: unix ms << 16 | counter
-	Kind     string `json:"kind"`
-	Body     string `json:"body,omitempty"`
-	Target   string `json:"target,omitempty"` // message id, for edit and delete
+	Party  string `json:"party"`
+	Topic  string `json:"topic"`
+	Author string `json:"author"` // MemberID
+	Node   string `json:"node"`   // author's home node (peer id)
+	Seq    uint64 `json:"seq"`    // in the author's feed on that node, from 1
+	HLC    uint64 `json:"hlc"`    // hybrid logical clock: unix ms << 16 | counter
+	Kind   string `json:"kind"`
+	Body   string `json:"body,omitempty"`
+	Target string `json:"target,omitempty"` // message id, for edit, delete and reactions
+	// ReplyTo (posts only) is the id of the post of the same topic this
+	// one answers.
+	ReplyTo  string `json:"replyTo,omitempty"`
 	ClientID string `json:"clientId,omitempty"`
 }
 
@@ -108,7 +116,14 @@ func CheckShape(sm SignedMessage, cache *SigCache) (Message, error) {
 	if msg.Party == "" || msg.Topic == "" || msg.Node == "" || msg.Seq == 0 || msg.HLC == 0 {
 		return msg, fmt.Errorf("%w: missing fields", ErrMessageInvalid)
 	}
+	if msg.ReplyTo != "" && (msg.Kind != MsgPost || !isMessageID(msg.ReplyTo)) {
+		return msg, fmt.Errorf("%w: replyTo", ErrMessageInvalid)
+	}
 	switch msg.Kind {
+	case MsgReact, MsgUnreact:
+		if !isMessageID(msg.Target) || CheckEmoji(msg.Body) != nil {
+			return msg, fmt.Errorf("%w: %s", ErrMessageInvalid, msg.Kind)
+		}
 	case MsgPost:
 		if msg.Target != "" {
 			return msg, fmt.Errorf("%w: post with a target", ErrMessageInvalid)
@@ -206,3 +221,39 @@ func (c *SigCache) Add(k string) {
 
 // NewHLC returns a hybrid logical clock reading physical time from now.
 func NewHLC(now func() time.Time) *HLC { return &HLC{now: now} }
+
+// isMessageID reports whether s has the form of a message id (hex SHA-256).
+func isMessageID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxEmojiRunes bounds a reaction: one emoji, which may be a sequence of
+// code points (a flag, a family, a skin tone), never a sentence.
+const MaxEmojiRunes = 16
+
+// CheckEmoji checks a reaction: valid UTF-8, 1..16 code points, none of
+// them a letter, a space, a control or a bidi control, and ASCII only in
+// keycaps (so a reaction cannot carry a message or turn text around).
+func CheckEmoji(e string) error {
+	n := utf8.RuneCountInString(e)
+	if e == "" || !utf8.ValidString(e) || n > MaxEmojiRunes {
+		return ErrEmojiInvalid
+	}
+	for _, r := range e {
+		if r < 0x80 && r != '#' && r != '*' && !('0' <= r && r <= '9') || unicode.IsLetter(r) || unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return ErrEmojiInvalid
+		}
+	}
+	if !strings.ContainsFunc(e, func(r rune) bool { return r >= 0x80 }) {
+		return ErrEmojiInvalid // keycaps need their combining mark
+	}
+	return nil
+}

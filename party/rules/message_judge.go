@@ -16,6 +16,34 @@ type StoredMessage struct {
 	Body     string        `json:"body"`
 	EditedAt uint64        `json:"editedAt,omitempty"`
 	Deleted  bool          `json:"deleted,omitempty"`
+	// Reactions: emoji → member → that member's latest react or unreact.
+	Reactions map[string]map[string]Reaction `json:"reactions,omitempty"`
+}
+
+// Reaction is a member's latest word on one emoji of one message.
+type Reaction struct {
+	HLC uint64 `json:"hlc"`
+	ID  string `json:"id"` // of the react or unreact message
+	On  bool   `json:"on"`
+}
+
+// React applies a react or unreact message to m's reactions. The merge
+// rule: per (emoji, member) the message with the greatest (HLC, id) wins,
+// so every node ends with the same reactions whatever order the adds and
+// removes arrive in. It reports whether anything changed.
+func (m *StoredMessage) React(msg Message, id string) bool {
+	cur, ok := m.Reactions[msg.Body][msg.Author]
+	if ok && (msg.HLC < cur.HLC || msg.HLC == cur.HLC && id <= cur.ID) {
+		return false
+	}
+	if m.Reactions == nil {
+		m.Reactions = map[string]map[string]Reaction{}
+	}
+	if m.Reactions[msg.Body] == nil {
+		m.Reactions[msg.Body] = map[string]Reaction{}
+	}
+	m.Reactions[msg.Body][msg.Author] = Reaction{HLC: msg.HLC, ID: id, On: msg.Kind == MsgReact}
+	return true
 }
 
 // MessageLookup is what the judge reads of a party's stored messages.
@@ -112,13 +140,23 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 			return reject("time out of order with feed seq %d", n.seq)
 		}
 	}
-	if msg.Kind != MsgPost {
-		target, ok := look.Get(msg.Target)
+	// Edits, deletes and reactions act on a post, replies answer one: it
+	// must be here (else it is fetched first) and in the same topic; only
+	// its author edits or deletes it.
+	target := msg.Target
+	if msg.Kind == MsgPost {
+		target = msg.ReplyTo
+	}
+	if target != "" {
+		t, ok := look.Get(target)
 		if !ok {
 			j.Verdict, j.NeedMsgs = Ignore, true
 			return j
 		}
-		if target.Msg.Author != msg.Author || target.Msg.Kind != MsgPost || target.Msg.Topic != msg.Topic {
+		if t.Msg.Kind != MsgPost || t.Msg.Topic != msg.Topic {
+			return reject("%s of %s, not a post of this topic", msg.Kind, target)
+		}
+		if (msg.Kind == MsgEdit || msg.Kind == MsgDelete) && t.Msg.Author != msg.Author {
 			return reject("%s of another author's message", msg.Kind)
 		}
 	}

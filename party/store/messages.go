@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,6 +139,10 @@ func (m Messages) Put(sm rules.SignedMessage, msg rules.Message) (rules.StoredMe
 		return rec, fmt.Errorf("store: target %s of %s missing", msg.Target, id)
 	}
 	switch {
+	case msg.Kind == rules.MsgReact || msg.Kind == rules.MsgUnreact:
+		if !target.React(msg, id) {
+			return target, nil
+		}
 	case target.Deleted:
 		// A delete wins over every edit.
 	case msg.Kind == rules.MsgDelete:
@@ -214,7 +219,11 @@ func (m Messages) Page(topic, cursor string, limit int) ([]rules.StoredMessage, 
 			continue
 		}
 		if len(out) == limit {
-			// More remain: the next page starts below the last one returned.
+			// More remain: the next page starts below the last one returned
+			// (or where this one started, when it was asked for none).
+			if len(out) == 0 {
+				return out, cursor, nil
+			}
 			return out, base64.RawURLEncoding.EncodeToString([]byte(lastSuffix)), nil
 		}
 		id := string(key[len(prefix)+17:])
@@ -226,6 +235,56 @@ func (m Messages) Page(topic, cursor string, limit int) ([]rules.StoredMessage, 
 		lastSuffix = string(key[len(prefix):])
 	}
 	return out, "", nil
+}
+
+// PageAfter returns up to limit posts of a topic newer than the cursor,
+// newest first, and the cursor of the next newer page ("" when the
+// newest is in this one).
+func (m Messages) PageAfter(topic, cursor string, limit int) ([]rules.StoredMessage, string, error) {
+	prefix := []byte(pTIdx + m.party + "/" + topic + "/")
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) < 18 || strings.ContainsAny(string(raw), "\x00") {
+		return nil, "", rules.ErrCursorInvalid
+	}
+	seek := append(append([]byte(nil), prefix...), raw...)
+	var out []rules.StoredMessage
+	more := false
+	it := m.t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Seek(seek); it.Valid(); it.Next() {
+		key := it.Item().Key()
+		if string(key) == string(seek) {
+			continue
+		}
+		if len(out) == limit {
+			more = true
+			break
+		}
+		sm, ok := m.Get(string(key[len(prefix)+17:]))
+		if !ok {
+			return nil, "", fmt.Errorf("store: indexed message %s missing", key[len(prefix)+17:])
+		}
+		out = append(out, sm)
+	}
+	newer := ""
+	switch {
+	case more && len(out) > 0:
+		newer = Cursor(out[len(out)-1]) // the next newer page starts after the newest here
+	case more:
+		newer = cursor // none asked for: the next starts where this one did
+	}
+	slices.Reverse(out)
+	return out, newer, nil
+}
+
+// Cursor is the position of a stored post, as a cursor: a page before it
+// starts just below it, a page after it just above.
+func Cursor(sm rules.StoredMessage) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(positionOf(sm)))
+}
+
+func positionOf(sm rules.StoredMessage) string {
+	return fmt.Sprintf("%016x/%s", sm.Msg.HLC, sm.Signed.ID())
 }
 
 func (m Messages) cidKey(account, clientID string) []byte {

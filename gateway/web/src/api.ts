@@ -189,12 +189,21 @@ export const routes = {
       "POST", "/api/invites/accept", { token }),
 
   messages: (id: string, topic: string, before?: string, limit = 50) =>
-    api<{ messages: Message[]; nextCursor: string }>(
+    api<{ messages: Message[]; nextCursor: string; newerCursor?: string }>(
       "GET",
       `/api/parties/${id}/topics/${topic}/messages?limit=${limit}` + (before ? `&before=${encodeURIComponent(before)}` : ""),
     ),
-  post: (id: string, topic: string, body: string, clientId: string) =>
-    api<Message>("POST", `/api/parties/${id}/topics/${topic}/messages`, { body, clientId }),
+  /** The page around a message, or the one after a newerCursor. */
+  messagesAt: (id: string, topic: string, where: { around: string } | { after: string }, limit = 50) =>
+    api<{ messages: Message[]; nextCursor: string; newerCursor?: string }>(
+      "GET",
+      `/api/parties/${id}/topics/${topic}/messages?limit=${limit}` +
+        ("around" in where ? `&around=${encodeURIComponent(where.around)}` : `&after=${encodeURIComponent(where.after)}`),
+    ),
+  react: (id: string, topic: string, msg: string, emoji: string, on: boolean) =>
+    api<Message>(on ? "PUT" : "DELETE", `/api/parties/${id}/topics/${topic}/messages/${msg}/reactions/${encodeURIComponent(emoji)}`),
+  post: (id: string, topic: string, body: string, clientId: string, replyTo?: string) =>
+    api<Message>("POST", `/api/parties/${id}/topics/${topic}/messages`, replyTo ? { body, clientId, replyTo } : { body, clientId }),
   edit: (id: string, topic: string, msg: string, body: string) =>
     api<Message>("PATCH", `/api/parties/${id}/topics/${topic}/messages/${msg}`, { body }),
   deleteMessage: (id: string, topic: string, msg: string) =>

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "body_too_large"
   | "cursor_invalid"
   | "email_taken"
+  | "emoji_invalid"
   | "internal_error"
   | "invalid_credentials"
   | "invalid_display_name"
@@ -89,6 +90,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   body_too_large: { status: 413, message: "The request body is too large." },
   cursor_invalid: { status: 400, message: "The page cursor is not valid. Start again from the newest messages." },
   email_taken: { status: 409, message: "An account with this email already exists. Sign in instead." },
+  emoji_invalid: { status: 422, message: "A reaction is one emoji." },
   internal_error: { status: 500, message: "Something went wrong on this node. Details are in its log." },
   invalid_credentials: { status: 401, message: "The email or password is wrong." },
   invalid_display_name: { status: 422, message: "A display name must be 1 to 64 printable characters." },

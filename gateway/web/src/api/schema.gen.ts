@@ -589,6 +589,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/parties/{id}/topics/{topicId}/messages/{messageId}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                topicId: string;
+                messageId: string;
+                /** @description one emoji, percent-encoded */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * React to a post with an emoji (anyone's post); doing it twice changes nothing
+         * @description Reactions merge the same way on every node: per (emoji, member) the latest add or remove wins.
+         */
+        put: operations["addReaction"];
+        post?: never;
+        /** Take your reaction back; doing it twice changes nothing */
+        delete: operations["removeReaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/parties/{id}/topics/{topicId}/messages/{messageId}": {
         parameters: {
             query?: never;
@@ -644,7 +671,7 @@ export interface paths {
          *     `?ticket=<ticket>`. A browser's `Origin` must be this gateway (else 403).
          *
          *     Server → client frames are JSON with a `type` and `partyId`, `data`:
-         *     `message.created`, `message.edited`, `message.deleted` (data: Message),
+         *     `message.created`, `message.edited`, `message.deleted`, `message.reacted` (data: Message),
          *     `member.joined`, `member.left` ({memberId, kicked, banned}), `topic.created|renamed|deleted`
          *     (Topic), `party.updated` ({name}), `party.deleted`, `presence` ({memberId, online}),
          *     `typing` ({topicId, memberId, displayName}).
@@ -790,6 +817,21 @@ export interface components {
             clientId?: string;
             /** @description Sort key: history order (hybrid logical clock, then id). Compare as strings; createdAt alone ties within a millisecond. */
             order: string;
+            /** @description the one-line quote of the post this one answers */
+            replyTo?: {
+                id: string;
+                /** @description the label of its author */
+                author: string;
+                /** @description its first words, on one line ("" when deleted) */
+                excerpt: string;
+                deleted: boolean;
+            };
+            /** @description emoji reactions, in the order each emoji was first used */
+            reactions: {
+                emoji: string;
+                count: number;
+                memberIds: string[];
+            }[];
         };
         Status: {
             status: string;
@@ -830,6 +872,16 @@ export interface components {
              * @enum {string}
              */
             type: "message.edited";
+            partyId: string;
+            data: components["schemas"]["Message"];
+        };
+        /** @description A reaction was added to a post or taken back; data is the post with its reactions. */
+        MessageReactedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "message.reacted";
             partyId: string;
             data: components["schemas"]["Message"];
         };
@@ -950,7 +1002,7 @@ export interface components {
             };
         };
         /** @description A server → client frame on /api/ws that tells of a change. */
-        Event: components["schemas"]["MessageCreatedEvent"] | components["schemas"]["MessageEditedEvent"] | components["schemas"]["MessageDeletedEvent"] | components["schemas"]["MemberJoinedEvent"] | components["schemas"]["MemberLeftEvent"] | components["schemas"]["TopicCreatedEvent"] | components["schemas"]["TopicRenamedEvent"] | components["schemas"]["TopicDeletedEvent"] | components["schemas"]["PartyUpdatedEvent"] | components["schemas"]["PartyDeletedEvent"] | components["schemas"]["TypingEvent"] | components["schemas"]["PresenceEvent"];
+        Event: components["schemas"]["MessageCreatedEvent"] | components["schemas"]["MessageEditedEvent"] | components["schemas"]["MessageDeletedEvent"] | components["schemas"]["MemberJoinedEvent"] | components["schemas"]["MemberLeftEvent"] | components["schemas"]["MessageReactedEvent"] | components["schemas"]["TopicCreatedEvent"] | components["schemas"]["TopicRenamedEvent"] | components["schemas"]["TopicDeletedEvent"] | components["schemas"]["PartyUpdatedEvent"] | components["schemas"]["PartyDeletedEvent"] | components["schemas"]["TypingEvent"] | components["schemas"]["PresenceEvent"];
         Ack: {
             /** @enum {string} */
             type: "ack";
@@ -2488,6 +2540,10 @@ export interface operations {
             query?: {
                 /** @description nextCursor of the previous page (opaque); absent for the newest */
                 before?: string;
+                /** @description newerCursor of a page, for the messages newer than it (after jumping into history) */
+                after?: string;
+                /** @description a message id, for the page around it (half older, the message, half newer), as a reply's quote jumps to it; with nextCursor and newerCursor to go on either way */
+                around?: string;
                 limit?: number;
             };
             header?: never;
@@ -2499,19 +2555,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {messages, nextCursor} (nextCursor empty at the oldest message) */
+            /** @description {messages, nextCursor, newerCursor} (nextCursor empty at the oldest message, newerCursor absent when the newest is in the page) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        messages?: components["schemas"]["Message"][];
-                        nextCursor?: string;
+                        messages: components["schemas"]["Message"][];
+                        nextCursor: string;
+                        newerCursor?: string;
                     };
                 };
             };
-            /** @description `limit_invalid`, `cursor_invalid` */
+            /** @description `limit_invalid`, `cursor_invalid` (also for more than one of before, after, around) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2550,6 +2607,8 @@ export interface operations {
                     body: string;
                     /** @description a retry with the same clientId returns the first message */
                     clientId?: string;
+                    /** @description the id of the post of this topic this message answers */
+                    replyTo?: string;
                 };
             };
         };
@@ -2565,7 +2624,7 @@ export interface operations {
             };
             400: components["responses"]["BadJSON"];
             401: components["responses"]["Unauthorized"];
-            /** @description `party_not_found` (also for parties you are not in), `topic_not_found` */
+            /** @description `party_not_found` (also for parties you are not in), `topic_not_found`, `message_not_found` (replyTo) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2577,6 +2636,116 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description `message_empty`, `message_too_long` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    addReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                topicId: string;
+                messageId: string;
+                /** @description one emoji, percent-encoded */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The post with its reactions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `party_not_found` (also for parties you are not in), `topic_not_found`, `message_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `message_deleted` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `emoji_invalid` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    removeReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                topicId: string;
+                messageId: string;
+                /** @description one emoji, percent-encoded */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The post with its reactions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `party_not_found` (also for parties you are not in), `topic_not_found`, `message_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `message_deleted` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `emoji_invalid` */
             422: {
                 headers: {
                     [name: string]: unknown;

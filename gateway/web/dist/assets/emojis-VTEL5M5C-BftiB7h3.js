@@ -1,0 +1,1 @@
+export{n as default}from"./EmojiPicker-DN1N7fmg.js";
