@@ -9,6 +9,7 @@ import { IconArrowBackUp, IconArrowDown, IconDots, IconMoodSmile, IconSend } fro
 import { routes, type Message, type Party, type Topic } from "../api";
 import { describe } from "../errors";
 import type { Live, LiveEvent } from "../live";
+import { Markdown } from "./Markdown";
 
 // The emoji picker (search, recently used) is loaded when first opened.
 const EmojiPicker = lazy(() => import("./EmojiPicker"));
@@ -386,7 +387,7 @@ function MessageRow({ m, me, party, topic, highlighted, onRetry, onDiscard, onCh
           ) : m.deleted ? (
             <Text size="sm" c="dimmed" fs="italic">This message was deleted.</Text>
           ) : (
-            <Text size="sm" className="body" data-testid="body" c={m.state ? "dimmed" : undefined}>{m.body}</Text>
+            <Text size="sm" className="body md" data-testid="body" c={m.state ? "dimmed" : undefined} component="div"><Markdown>{m.body}</Markdown></Text>
           )}
           {m.state === "failed" && (
             <Group gap="xs">
