@@ -7,14 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
@@ -139,6 +142,13 @@ func (b *chrome) pageErrors() []string {
 }
 
 func (b *chrome) open(path string) chromedp.Action { return chromedp.Navigate(b.base + path) }
+
+// visible reports whether an element matching the XPath is on the page now.
+func (b *chrome) visible(xpath string) bool {
+	var n int
+	b.run("look for "+xpath, chromedp.Evaluate(`document.evaluate(`+strconv.Quote(xpath)+`, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null).snapshotLength`, &n))
+	return n > 0
+}
 
 func xpathText(s string) string { return "'" + s + "'" }
 
@@ -377,9 +387,33 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 	a.run("alice deletes her message",
 		chromedp.Click(`//div[@data-testid="message"][.//*[text()="hello from Alice"]]//button[@aria-label="Message options"]`, chromedp.BySearch),
 		chromedp.Click(`//button[@role="menuitem"][contains(., "Delete")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//*[@role="dialog"][contains(., "Delete this message?")]`, chromedp.BySearch),
+		chromedp.Click(`//*[@role="dialog"]//button[text()="Delete" or .//*[text()="Delete"]]`, chromedp.BySearch),
 		chromedp.WaitNotPresent(messageXPath("hello from Alice", ""), chromedp.BySearch),
 		chromedp.WaitVisible(`//div[@data-testid="message"]//*[contains(., "This message was deleted.")]`, chromedp.BySearch),
 	)
+	// ArrowUp in the empty composer edits her last message; Shift+click
+	// on Delete deletes without asking.
+	a.run("alice fixes a typo with ArrowUp",
+		chromedp.SendKeys(`[data-testid=composer]`, "a typo mesage\r"),
+		chromedp.WaitVisible(messageXPath("a typo mesage", "sent"), chromedp.BySearch),
+		chromedp.Focus(`[data-testid=composer]`),
+		chromedp.KeyEvent(kb.ArrowUp),
+		chromedp.WaitVisible(`textarea[aria-label="Edit message"]`),
+		chromedp.SendKeys(`textarea[aria-label="Edit message"]`, " (fixed)\r"),
+		chromedp.WaitVisible(messageXPath("a typo mesage (fixed)", "sent"), chromedp.BySearch),
+	)
+	a.run("alice shift-clicks delete",
+		chromedp.Click(`//div[@data-testid="message"][.//*[text()="a typo mesage (fixed)"]]//button[@aria-label="Message options"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//button[@role="menuitem"][contains(., "Delete")]`, chromedp.BySearch),
+		chromedp.QueryAfter(`//button[@role="menuitem"][contains(., "Delete")]`, func(ctx context.Context, _ runtime.ExecutionContextID, nodes ...*cdp.Node) error {
+			return chromedp.MouseClickNode(nodes[0], chromedp.ButtonModifiers(input.ModifierShift)).Do(ctx)
+		}, chromedp.BySearch, chromedp.NodeVisible),
+		chromedp.WaitNotPresent(messageXPath("a typo mesage (fixed)", ""), chromedp.BySearch),
+	)
+	if a.visible(`//*[@role="dialog"][contains(., "Delete this message?")]`) {
+		t.Fatal("shift+click on Delete asked anyway")
+	}
 	b.run("bob sees it deleted", chromedp.WaitNotPresent(messageXPath("hello from Alice", ""), chromedp.BySearch),
 		chromedp.WaitVisible(`//div[@data-testid="message"]//*[contains(., "This message was deleted.")]`, chromedp.BySearch))
 

@@ -9,6 +9,7 @@ import ReactMarkdown, { type Components } from "react-markdown";
 import remarkGfm from "remark-gfm";
 import rehypeHighlight from "rehype-highlight";
 import "highlight.js/styles/github.css";
+import { mentionPattern } from "./mentions";
 
 const safeProtocol = /^(https?:|mailto:)/i;
 
@@ -21,7 +22,36 @@ export function safeUrl(url: string): string {
 
 // A message of one paragraph stays bare text in its element, as a plain
 // message always was (no <p> around it).
-type HastNode = { type: string; tagName?: string; value?: string; children?: HastNode[] };
+type HastNode = { type: string; tagName?: string; value?: string; properties?: Record<string, unknown>; children?: HastNode[] };
+
+/** Shows each <@memberId> as @Name (the member's current name); code
+ * keeps the text as typed. */
+function mentionsAsNames(nameOf: (id: string) => string, me: string) {
+  const walk = (node: HastNode) => {
+    if (node.tagName === "code" || node.tagName === "pre" || !node.children) return;
+    const out: HastNode[] = [];
+    for (const c of node.children) {
+      if (c.type !== "text" || !c.value?.includes("<@")) {
+        walk(c);
+        out.push(c);
+        continue;
+      }
+      let last = 0;
+      for (const m of c.value.matchAll(mentionPattern)) {
+        if (m.index > last) out.push({ type: "text", value: c.value.slice(last, m.index) });
+        out.push({
+          type: "element", tagName: "span",
+          properties: { className: m[1] === me ? ["mention", "mention-me"] : ["mention"], dataMember: m[1] },
+          children: [{ type: "text", value: "@" + nameOf(m[1]) }],
+        });
+        last = m.index + m[0].length;
+      }
+      if (last < c.value.length) out.push({ type: "text", value: c.value.slice(last) });
+    }
+    node.children = out;
+  };
+  return () => (tree: HastNode) => walk(tree);
+}
 // Bodies keep their line breaks (white-space: pre-wrap), so the newlines
 // between blocks go: they would show as blank lines.
 const blocks = new Set(["ul", "ol", "blockquote", "table", "thead", "tbody", "tr"]);
@@ -49,9 +79,10 @@ const components: Components = {
   h6: ({ children }) => <strong className="md-h">{children}</strong>,
 };
 
-export function Markdown({ children }: { children: string }): ReactNode {
+export function Markdown({ children, nameOf, me = "" }: { children: string; nameOf?: (id: string) => string; me?: string }): ReactNode {
+  const plugins = nameOf ? [rehypeHighlight, unwrapLoneParagraph, mentionsAsNames(nameOf, me)] : [rehypeHighlight, unwrapLoneParagraph];
   return (
-    <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={[rehypeHighlight, unwrapLoneParagraph]} urlTransform={safeUrl}
+    <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={plugins} urlTransform={safeUrl}
       skipHtml components={components}>
       {children}
     </ReactMarkdown>

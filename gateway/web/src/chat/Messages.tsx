@@ -4,12 +4,13 @@
 // (whose quote jumps to what they answer, loading the history around it)
 // and emoji reactions.
 import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
-import { ActionIcon, Box, Button, Center, CloseButton, Group, Loader, Menu, Popover, Stack, Text, Textarea, Tooltip, UnstyledButton } from "@mantine/core";
+import { ActionIcon, Box, Button, Center, CloseButton, Group, Loader, Menu, Modal, Popover, Stack, Text, Textarea, Tooltip, UnstyledButton } from "@mantine/core";
 import { IconArrowBackUp, IconArrowDown, IconDots, IconMoodSmile, IconSend } from "@tabler/icons-react";
-import { routes, type Message, type Party, type Topic } from "../api";
+import { routes, type Member, type Message, type Party, type Topic } from "../api";
 import { describe } from "../errors";
 import type { Live, LiveEvent } from "../live";
 import { Markdown } from "./Markdown";
+import { encodeMentions, mentions } from "./mentions";
 
 // The emoji picker (search, recently used) is loaded when first opened.
 const EmojiPicker = lazy(() => import("./EmojiPicker"));
@@ -54,7 +55,23 @@ function timeLabel(iso: string) {
   return today ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
-export function MessagePane({ live, party, topic, me }: { live: Live; party: Party; topic: Topic; me: string }) {
+/** Messages of one author this close together share one header. */
+const GROUP_MS = 5 * 60 * 1000;
+
+function dayLabel(iso: string) {
+  const d = new Date(iso);
+  const today = new Date();
+  const yesterday = new Date(today.getTime() - 86400000);
+  if (d.toDateString() === today.toDateString()) return "Today";
+  if (d.toDateString() === yesterday.toDateString()) return "Yesterday";
+  return d.toLocaleDateString([], { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+}
+
+export function MessagePane({ live, party, topic, me, unreadAtOpen = 0 }: { live: Live; party: Party; topic: Topic; me: string; unreadAtOpen?: number }) {
+  // How many messages by others came while the topic was not on screen: a
+  // "new messages" line goes above the first of them.
+  const [unreadOthers] = useState(unreadAtOpen);
+  const [editingId, setEditingId] = useState("");
   const [rows, setRows] = useState<Row[]>([]);
   const [cursor, setCursor] = useState<string>("");
   const [loaded, setLoaded] = useState(false);
@@ -260,6 +277,26 @@ export function MessagePane({ live, party, topic, me }: { live: Live; party: Par
     }
   }, [party.id, topic.id, me, loadNewest]);
 
+  // The first of the messages by others that came while away, counted
+  // from the newest.
+  let firstUnread = -1;
+  if (unreadOthers > 0) {
+    let n = 0;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      if (rows[i].author.memberId !== me && !rows[i].state && ++n === unreadOthers) {
+        firstUnread = i;
+        break;
+      }
+    }
+  }
+  /** ArrowUp in an empty composer edits your last message. */
+  const editLast = () => {
+    const last = [...rows].reverse().find((r) => r.author.memberId === me && !r.state && !r.deleted);
+    if (!last) return false;
+    setEditingId(last.id);
+    return true;
+  };
+
   const names = Object.values(typing).map((t) => t.name);
   const typingLine = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : "Several people are typing…";
 
@@ -275,13 +312,26 @@ export function MessagePane({ live, party, topic, me }: { live: Live; party: Par
         )}
         {!loaded && !error && <Center p="xl"><Loader aria-label="Loading messages" /></Center>}
         {error && <Text c="red" size="sm" p="md" role="alert">{error} <Button size="compact-xs" variant="light" onClick={() => void loadNewest()}>Try again</Button></Text>}
-        {rows.map((m) => (
-          <MessageRow key={m.id} m={m} me={me} party={party} topic={topic} highlighted={m.id === highlight}
-            onRetry={() => void send(m.body, m.clientId!)}
-            onDiscard={() => setRows((r) => r.filter((x) => x.id !== m.id))}
-            onChanged={(n) => setRows((r) => merge(r, [n]))}
-            onReply={() => setReplyTo(m)} onJump={(id) => void jumpTo(id)} />
-        ))}
+        {rows.map((m, i) => {
+          const prev = rows[i - 1];
+          const newDay = !prev || new Date(prev.createdAt).toDateString() !== new Date(m.createdAt).toDateString();
+          const grouped = !!prev && !newDay && !m.replyTo && !prev.state && prev.author.memberId === m.author.memberId &&
+            Date.parse(m.createdAt) - Date.parse(prev.createdAt) < GROUP_MS;
+          return (
+            <div key={m.id}>
+              {newDay && !m.state && (
+                <div className="day-divider" role="separator" data-testid="day-divider"><span>{dayLabel(m.createdAt)}</span></div>
+              )}
+              {i === firstUnread && <div className="new-divider" role="separator" data-testid="new-messages"><span>New messages</span></div>}
+              <MessageRow m={m} me={me} party={party} topic={topic} highlighted={m.id === highlight} grouped={grouped}
+                editing={editingId === m.id} setEditing={(on) => setEditingId(on ? m.id : "")}
+                onRetry={() => void send(m.body, m.clientId!)}
+                onDiscard={() => setRows((r) => r.filter((x) => x.id !== m.id))}
+                onChanged={(n) => setRows((r) => merge(r, [n]))}
+                onReply={() => setReplyTo(m)} onJump={(id) => void jumpTo(id)} />
+            </div>
+          );
+        })}
       </div>
       {newer && (
         <Center py={4}>
@@ -300,23 +350,28 @@ export function MessagePane({ live, party, topic, me }: { live: Live; party: Par
           <CloseButton size="sm" aria-label="Cancel the reply" onClick={() => setReplyTo(null)} />
         </Group>
       )}
-      <Composer topic={topic} replying={!!replyTo} onCancelReply={() => setReplyTo(null)}
+      <Composer topic={topic} replying={!!replyTo} onCancelReply={() => setReplyTo(null)} onEditLast={editLast}
+        members={party.members.filter((x) => x.memberId !== me)}
         onSend={(b) => { void send(b, newClientId(), replyTo ?? undefined); setReplyTo(null); }}
         onTyping={() => live.typing(party.id, topic.id)} />
     </Stack>
   );
 }
 
-function MessageRow({ m, me, party, topic, highlighted, onRetry, onDiscard, onChanged, onReply, onJump }: {
-  m: Row; me: string; party: Party; topic: Topic; highlighted: boolean;
+function MessageRow({ m, me, party, topic, highlighted, grouped, editing, setEditing, onRetry, onDiscard, onChanged, onReply, onJump }: {
+  m: Row; me: string; party: Party; topic: Topic; highlighted: boolean; grouped: boolean;
+  editing: boolean; setEditing: (on: boolean) => void;
   onRetry: () => void; onDiscard: () => void; onChanged: (m: Message) => void;
   onReply: () => void; onJump: (id: string) => void;
 }) {
   const mine = m.author.memberId === me;
   const [picking, setPicking] = useState(false);
-  const [editing, setEditing] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const [draft, setDraft] = useState(m.body);
   const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (editing) setDraft(m.body);
+  }, [editing]); // eslint-disable-line react-hooks/exhaustive-deps
   const save = async () => {
     const body = draft.trim();
     if (body === m.body) {
@@ -352,10 +407,15 @@ function MessageRow({ m, me, party, topic, highlighted, onRetry, onDiscard, onCh
     const x = party.members.find((p) => p.memberId === id);
     return x ? x.label || x.displayName : "a former member";
   };
+  const nameOf = (id: string) => {
+    const x = party.members.find((p) => p.memberId === id);
+    return x ? x.label || x.displayName : "former member";
+  };
   const name = mine ? "You" : m.author.label || m.author.displayName;
   const live = !m.state && !m.deleted;
   return (
-    <Box className="message" id={"m-" + m.id} data-testid="message" data-state={m.state ?? "sent"} data-highlighted={highlighted || undefined} px="md" py={6}>
+    <Box className="message" id={"m-" + m.id} data-testid="message" data-state={m.state ?? "sent"} data-highlighted={highlighted || undefined}
+      data-mentions-me={(!mine && !m.deleted && mentions(m.body, me)) || undefined} px="md" py={grouped ? 2 : 6}>
       <Group justify="space-between" wrap="nowrap" align="flex-start">
         <Stack gap={2} style={{ minWidth: 0, flex: 1 }}>
           {m.replyTo && (
@@ -368,26 +428,28 @@ function MessageRow({ m, me, party, topic, highlighted, onRetry, onDiscard, onCh
               </Text>
             </UnstyledButton>
           )}
-          <Group gap="xs">
-            <Text size="sm" fw={700} data-testid="author">{name}</Text>
-            {!m.state && <Text size="xs" c="dimmed" component="time" dateTime={m.createdAt}>{timeLabel(m.createdAt)}</Text>}
-            {m.editedAt && !m.deleted && <Text size="xs" c="dimmed">(edited)</Text>}
-            {m.state === "sending" && <Text size="xs" c="dimmed">Sending…</Text>}
-          </Group>
+          {(!grouped || (m.editedAt && !m.deleted) || m.state === "sending") && (
+            <Group gap="xs">
+              {!grouped && <Text size="sm" fw={700} data-testid="author">{name}</Text>}
+              {!m.state && !grouped && <Text size="xs" c="dimmed" component="time" dateTime={m.createdAt}>{timeLabel(m.createdAt)}</Text>}
+              {m.editedAt && !m.deleted && <Text size="xs" c="dimmed">(edited)</Text>}
+              {m.state === "sending" && <Text size="xs" c="dimmed">Sending…</Text>}
+            </Group>
+          )}
           {editing ? (
             <Stack gap={4}>
               <Textarea autosize minRows={1} maxRows={8} value={draft} onChange={(e) => setDraft(e.currentTarget.value)} aria-label="Edit message" autoFocus
                 onFocus={(e) => { const end = e.currentTarget.value.length; e.currentTarget.setSelectionRange(end, end); }}
                 onKeyDown={(e) => {
                   if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); void save(); }
-                  if (e.key === "Escape") { setEditing(false); setDraft(m.body); }
+                  if (e.key === "Escape") { e.stopPropagation(); setEditing(false); setDraft(m.body); }
                 }} />
               <Text size="xs" c="dimmed">Enter to save · Escape to cancel</Text>
             </Stack>
           ) : m.deleted ? (
             <Text size="sm" c="dimmed" fs="italic">This message was deleted.</Text>
           ) : (
-            <Text size="sm" className="body md" data-testid="body" c={m.state ? "dimmed" : undefined} component="div"><Markdown>{m.body}</Markdown></Text>
+            <Text size="sm" className="body md" data-testid="body" c={m.state ? "dimmed" : undefined} component="div"><Markdown nameOf={nameOf} me={me}>{m.body}</Markdown></Text>
           )}
           {m.state === "failed" && (
             <Group gap="xs">
@@ -437,45 +499,115 @@ function MessageRow({ m, me, party, topic, highlighted, onRetry, onDiscard, onCh
                   <ActionIcon variant="subtle" size="sm" aria-label="Message options"><IconDots size={14} /></ActionIcon>
                 </Menu.Target>
                 <Menu.Dropdown>
-                  <Menu.Item onClick={() => { setDraft(m.body); setEditing(true); }}>Edit</Menu.Item>
-                  <Menu.Item color="red" onClick={() => void remove()}>Delete</Menu.Item>
+                  <Menu.Item onClick={() => setEditing(true)}>Edit</Menu.Item>
+                  <Menu.Item color="red" title="Shift+click deletes without asking"
+                    onClick={(e) => (e.shiftKey ? void remove() : setConfirmDelete(true))}>Delete</Menu.Item>
                 </Menu.Dropdown>
               </Menu>
             )}
           </Group>
         )}
       </Group>
+      <Modal opened={confirmDelete} onClose={() => setConfirmDelete(false)} title="Delete this message?" centered>
+        <Stack>
+          <Text size="sm" lineClamp={3}>{m.body}</Text>
+          <Text size="xs" c="dimmed">It goes away for everyone. (Shift+click on Delete skips this question.)</Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setConfirmDelete(false)} data-autofocus>Cancel</Button>
+            <Button color="red" onClick={() => { setConfirmDelete(false); void remove(); }}>Delete</Button>
+          </Group>
+        </Stack>
+      </Modal>
     </Box>
   );
 }
 
-function Composer({ topic, replying, onCancelReply, onSend, onTyping }: {
-  topic: Topic; replying: boolean; onCancelReply: () => void; onSend: (body: string) => void; onTyping: () => void;
+function Composer({ topic, replying, onCancelReply, onEditLast, members, onSend, onTyping }: {
+  topic: Topic; replying: boolean; onCancelReply: () => void; onEditLast: () => boolean; members: Member[];
+  onSend: (body: string) => void; onTyping: () => void;
 }) {
   const [body, setBody] = useState("");
   const lastTyping = useRef(0);
+  const input = useRef<HTMLTextAreaElement>(null);
+  // The @mention picker: the word being typed after "@", the members it
+  // matches, the one chosen with the arrows; and the mentions inserted
+  // (shown as @Label, sent as <@memberId>).
+  const [query, setQuery] = useState<string | null>(null);
+  const [pick, setPick] = useState(0);
+  const picked = useRef(new Map<string, string>());
+  const labelOf = (m: Member) => m.label || m.displayName;
+  const matches = query === null ? [] : members.filter((m) => labelOf(m).toLowerCase().includes(query.toLowerCase())).slice(0, 8);
+  const findQuery = (text: string, caret: number) => {
+    const m = /(^|\s)@([^\s@]{0,32})$/.exec(text.slice(0, caret));
+    setQuery(m ? m[2] : null);
+    setPick(0);
+  };
+  const choose = (m: Member) => {
+    const el = input.current;
+    const caret = el?.selectionStart ?? body.length;
+    const before = body.slice(0, caret).replace(/@([^\s@]{0,32})$/, "@" + labelOf(m) + " ");
+    const next = before + body.slice(caret);
+    picked.current.set(labelOf(m), m.memberId);
+    setBody(next);
+    setQuery(null);
+    requestAnimationFrame(() => { el?.focus(); el?.setSelectionRange(before.length, before.length); });
+  };
   const submit = () => {
     const b = body.trim();
     if (!b) return;
-    onSend(b);
+    onSend(encodeMentions(b, picked.current));
+    picked.current = new Map();
     setBody("");
+    setQuery(null);
     lastTyping.current = 0;
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (matches.length > 0) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        setPick((i) => (i + (e.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length);
+        return;
+      }
+      if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        choose(matches[pick]);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setQuery(null);
+        return;
+      }
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
     }
     if (e.key === "Escape" && replying) onCancelReply();
+    if (e.key === "ArrowUp" && !body.trim() && onEditLast()) e.preventDefault();
   };
   return (
+    <>
+    {matches.length > 0 && (
+      <Stack gap={0} className="mention-picker" role="listbox" aria-label="Mention someone" data-testid="mention-picker">
+        {matches.map((m, i) => (
+          <UnstyledButton key={m.memberId} role="option" aria-selected={i === pick} px="xs" py={4}
+            className="mention-option" data-active={i === pick || undefined}
+            onMouseDown={(e) => { e.preventDefault(); choose(m); }}>
+            <Text size="sm">@{labelOf(m)} <Text span size="xs" c="dimmed" ff="monospace">{m.fingerprint}</Text></Text>
+          </UnstyledButton>
+        ))}
+      </Stack>
+    )}
     <Group p="sm" gap="xs" wrap="nowrap" align="flex-end" className="composer">
       <Textarea
+        ref={input}
         style={{ flex: 1 }} autosize minRows={1} maxRows={8} maxLength={4000}
         placeholder={`Message #${topic.name}`} aria-label={`Message #${topic.name}`} data-testid="composer"
         value={body} onKeyDown={onKeyDown}
         onChange={(e) => {
           setBody(e.currentTarget.value);
+          findQuery(e.currentTarget.value, e.currentTarget.selectionStart ?? e.currentTarget.value.length);
           const now = Date.now();
           if (e.currentTarget.value && now - lastTyping.current > TYPING_SEND_EVERY_MS) {
             lastTyping.current = now;
@@ -487,5 +619,6 @@ function Composer({ topic, replying, onCancelReply, onSend, onTyping }: {
         <ActionIcon size="lg" onClick={submit} aria-label="Send" disabled={!body.trim()}><IconSend size={18} /></ActionIcon>
       </Tooltip>
     </Group>
+    </>
   );
 }

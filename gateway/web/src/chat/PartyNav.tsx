@@ -18,12 +18,13 @@ interface Props {
   party: Party | null;
   topic: Topic | null;
   unread: Record<string, number>;
+  mentioned: Record<string, number>;
   setDialog: (d: Dialog) => void;
   go: (path: string) => void;
   signOut: () => Promise<void>;
 }
 
-export function PartyNav({ me, parties, party, topic, unread, setDialog, go, signOut }: Props) {
+export function PartyNav({ me, parties, party, topic, unread, mentioned, setDialog, go, signOut }: Props) {
   const isOwner = party?.role === "owner";
   // The owner and admins invite people and manage topics.
   const canManage = isOwner || party?.role === "admin";
@@ -70,6 +71,7 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
               <Menu.Dropdown>
                 {canManage && <Menu.Item leftSection={<IconUserPlus size={16} />} onClick={() => setDialog({ kind: "invite" })}>Invite people</Menu.Item>}
                 {active && <Menu.Item onClick={() => setDialog({ kind: "admitters" })}>Who can let people in</Menu.Item>}
+                {active && <Menu.Item onClick={() => setDialog({ kind: "notifications" })}>Notifications</Menu.Item>}
                 {canManage && <Menu.Item onClick={() => setDialog({ kind: "createTopic" })}>Create topic</Menu.Item>}
                 {isOwner && <Menu.Item onClick={() => setDialog({ kind: "renameParty" })}>Rename party</Menu.Item>}
                 {isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "deleteParty" })}>Delete party</Menu.Item>}
@@ -100,7 +102,14 @@ export function PartyNav({ me, parties, party, topic, unread, setDialog, go, sig
                     active={t.id === topic?.id}
                     onClick={() => go(`/p/${party.id}/${t.id}`)}
                     aria-current={t.id === topic?.id ? "page" : undefined}
-                    rightSection={(unread[t.id] ?? 0) > 0 ? <span className="unread" aria-label={`${unread[t.id]} unread`}>{unread[t.id]}</span> : null}
+                    rightSection={(unread[t.id] ?? 0) > 0 ? (
+                      <Group gap={4} wrap="nowrap">
+                        {(mentioned[t.id] ?? 0) > 0 && (
+                          <span className="unread mention-count" aria-label={`${mentioned[t.id]} ${mentioned[t.id] === 1 ? "mention" : "mentions"} of you`} data-testid="mention-count">{`@${mentioned[t.id]}`}</span>
+                        )}
+                        <span className="unread" aria-label={`${unread[t.id]} unread`}>{unread[t.id]}</span>
+                      </Group>
+                    ) : null}
                     fw={(unread[t.id] ?? 0) > 0 ? 700 : undefined}
                   />
                   {canManage && (

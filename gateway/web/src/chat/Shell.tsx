@@ -38,8 +38,10 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
   const wide = useMediaQuery("(min-width: 62em)");
 
   const openTopic = useRef<string | undefined>(undefined);
-  const store = useParties(live, me.memberId, useCallback(() => openTopic.current, []));
-  const { parties, unread, loadError } = store;
+  const navigateRef = useRef(navigate);
+  navigateRef.current = navigate;
+  const store = useParties(live, me.memberId, useCallback(() => openTopic.current, []), useCallback((p: string) => navigateRef.current(p), []));
+  const { parties, unread, mentioned, loadError } = store;
   const { party, topic } = usePartyRoute(parties);
   openTopic.current = topic?.id;
 
@@ -87,7 +89,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
       )}
 
       <AppShell.Navbar>
-        <PartyNav me={me} parties={parties} party={party} topic={topic} unread={unread} setDialog={setDialog} go={go} signOut={signOut} />
+        <PartyNav me={me} parties={parties} party={party} topic={topic} unread={unread} mentioned={mentioned} setDialog={setDialog} go={go} signOut={signOut} />
       </AppShell.Navbar>
 
       <AppShell.Main className="main">
@@ -126,7 +128,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
             </Stack>
           </Center>
         ) : (
-          <MessagePane key={topic.id} live={live} party={party} topic={topic} me={me.memberId} />
+          <MessagePane key={topic.id} live={live} party={party} topic={topic} me={me.memberId} unreadAtOpen={unread[topic.id] ?? 0} />
         )}
       </AppShell.Main>
 
@@ -134,7 +136,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
         {party && <MemberList party={party} me={me.memberId} store={store} setDialog={setDialog} />}
       </AppShell.Aside>
 
-      <ShellDialogs dialog={dialog} close={() => setDialog(null)} party={party} store={store} go={go} />
+      <ShellDialogs dialog={dialog} close={() => setDialog(null)} party={party} store={store} go={go} me={me.memberId} />
     </AppShell>
   );
 }

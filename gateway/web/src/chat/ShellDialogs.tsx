@@ -1,7 +1,7 @@
 // The dialogs of the main screen: create, rename, delete and leave a
 // party; invite; create, rename and delete a topic; remove a member.
 import { routes, type Party } from "../api";
-import { AdminDialog, AdmittersDialog, ConfirmDialog, InviteDialog, NameDialog } from "./dialogs";
+import { AdminDialog, AdmittersDialog, ConfirmDialog, InviteDialog, NameDialog, NotificationsDialog } from "./dialogs";
 import type { PartiesStore } from "./parties";
 
 /** Which dialog is open (null: none). */
@@ -19,6 +19,7 @@ export type Dialog =
   | { kind: "removeAdmin"; memberId: string; name: string }
   | { kind: "transfer"; memberId: string; name: string }
   | { kind: "admitters" }
+  | { kind: "notifications" }
   | null;
 
 interface Props {
@@ -29,9 +30,11 @@ interface Props {
   store: PartiesStore;
   /** Opens a path in the app. */
   go: (path: string) => void;
+  /** The signed-in account's member id. */
+  me: string;
 }
 
-export function ShellDialogs({ dialog, close, party, store, go }: Props) {
+export function ShellDialogs({ dialog, close, party, store, go, me }: Props) {
   return (
     <>
       <NameDialog opened={dialog?.kind === "createParty"} title="Create a party" label="Party name" submitLabel="Create" onClose={close}
@@ -80,6 +83,7 @@ export function ShellDialogs({ dialog, close, party, store, go }: Props) {
               if (dialog?.kind === "transfer") store.dispatch({ type: "put", party: await routes.transfer(party.id, dialog.memberId) });
             }} />
           <AdmittersDialog opened={dialog?.kind === "admitters"} party={party} onClose={close} />
+          <NotificationsDialog opened={dialog?.kind === "notifications"} party={party} me={me} onClose={close} />
         </>
       )}
     </>

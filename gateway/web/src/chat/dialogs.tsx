@@ -2,10 +2,11 @@
 // the invite dialog.
 import { useEffect, useState, type FormEvent } from "react";
 import {
-  ActionIcon, Badge, Button, CopyButton, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Tooltip,
+  ActionIcon, Badge, Button, CopyButton, Group, Modal, NumberInput, SegmentedControl, Select, Stack, Table, Text, TextInput, Tooltip,
 } from "@mantine/core";
 import { IconCheck, IconCopy, IconTrash } from "@tabler/icons-react";
 import { routes, type Invite, type Party } from "../api";
+import { notifyLevel, setNotifyLevel, type NotifyLevel } from "./mentions";
 import { useAction } from "../useAction";
 import { ErrorNote } from "../pages/AuthPages";
 
@@ -254,6 +255,42 @@ export function AdmittersDialog(props: { opened: boolean; party: Party; onClose:
             ))}
           </Table.Tbody>
         </Table>
+        <Group justify="flex-end">
+          <Button variant="default" onClick={props.onClose}>Close</Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
+/** This browser's notification setting for a party, and the browser's
+ * permission, asked for here (when the user turns them on), never on load. */
+export function NotificationsDialog(props: { opened: boolean; party: Party; me: string; onClose: () => void }) {
+  const { party, me } = props;
+  const [level, setLevel] = useState<NotifyLevel>(() => notifyLevel(me, party.id));
+  const [permission, setPermission] = useState(() => (typeof Notification === "undefined" ? "unsupported" : Notification.permission));
+  useEffect(() => {
+    if (props.opened) setLevel(notifyLevel(me, party.id));
+  }, [props.opened, me, party.id]);
+  const choose = (v: string) => {
+    const l = v as NotifyLevel;
+    setLevel(l);
+    setNotifyLevel(me, party.id, l);
+  };
+  const allow = async () => setPermission(await Notification.requestPermission());
+  return (
+    <Modal opened={props.opened} onClose={props.onClose} title={`Notifications for ${party.name}`} centered>
+      <Stack>
+        <Text size="sm">Desktop notifications for new messages while this tab is in the background:</Text>
+        <SegmentedControl value={level} onChange={choose} data-testid="notify-level"
+          data={[{ value: "all", label: "All messages" }, { value: "mentions", label: "Only @mentions" }, { value: "none", label: "Nothing" }]} />
+        {level !== "none" && permission === "default" && (
+          <Button variant="light" onClick={() => void allow()} data-testid="allow-notifications">Allow desktop notifications in this browser</Button>
+        )}
+        {level !== "none" && permission === "denied" && (
+          <Text size="xs" c="orange">This browser blocks notifications from this page; allow them in its site settings.</Text>
+        )}
+        {permission === "unsupported" && <Text size="xs" c="dimmed">This browser does not support desktop notifications.</Text>}
         <Group justify="flex-end">
           <Button variant="default" onClick={props.onClose}>Close</Button>
         </Group>

@@ -5,6 +5,7 @@ import { notifications } from "@mantine/notifications";
 import { routes, type Party } from "../api";
 import { describe } from "../errors";
 import type { Live, LiveEvent } from "../live";
+import { mentionPattern, mentions, notify, notifyLevel } from "./mentions";
 
 export interface PartiesState {
   /** null until the first load. */
@@ -12,6 +13,8 @@ export interface PartiesState {
   loadError: string | null;
   /** Unread messages by topic id. */
   unread: Record<string, number>;
+  /** Unread messages that mention the account, by topic id. */
+  mentioned: Record<string, number>;
 }
 
 export type PartiesAction =
@@ -20,10 +23,10 @@ export type PartiesAction =
   | { type: "put"; party: Party }
   | { type: "drop"; partyId: string }
   | { type: "presence"; partyId: string; memberId: string; online: boolean }
-  | { type: "unread"; topicId: string }
+  | { type: "unread"; topicId: string; mention?: boolean }
   | { type: "read"; topicId: string };
 
-export const initialParties: PartiesState = { parties: null, loadError: null, unread: {} };
+export const initialParties: PartiesState = { parties: null, loadError: null, unread: {}, mentioned: {} };
 
 /** The store's reducer: plain state in, plain state out. */
 export function reduceParties(s: PartiesState, a: PartiesAction): PartiesState {
@@ -50,9 +53,13 @@ export function reduceParties(s: PartiesState, a: PartiesAction): PartiesState {
           }
         : s;
     case "unread":
-      return { ...s, unread: { ...s.unread, [a.topicId]: (s.unread[a.topicId] ?? 0) + 1 } };
+      return {
+        ...s,
+        unread: { ...s.unread, [a.topicId]: (s.unread[a.topicId] ?? 0) + 1 },
+        mentioned: a.mention ? { ...s.mentioned, [a.topicId]: (s.mentioned[a.topicId] ?? 0) + 1 } : s.mentioned,
+      };
     case "read":
-      return s.unread[a.topicId] ? { ...s, unread: { ...s.unread, [a.topicId]: 0 } } : s;
+      return s.unread[a.topicId] || s.mentioned[a.topicId] ? { ...s, unread: { ...s.unread, [a.topicId]: 0 }, mentioned: { ...s.mentioned, [a.topicId]: 0 } } : s;
   }
 }
 
@@ -65,8 +72,9 @@ export interface PartiesStore extends PartiesState {
 }
 
 /** The parties store of account `me`, fed by `live`. openTopic tells
- * which topic is on screen (its messages are not unread). */
-export function useParties(live: Live, me: string, openTopic: () => string | undefined): PartiesStore {
+ * which topic is on screen (its messages are not unread); onOpen opens a
+ * path (a notification's click). */
+export function useParties(live: Live, me: string, openTopic: () => string | undefined, onOpen: (path: string) => void): PartiesStore {
   const [state, dispatch] = useReducer(reduceParties, initialParties);
   const current = useRef(state);
   current.current = state;
@@ -95,9 +103,23 @@ export function useParties(live: Live, me: string, openTopic: () => string | und
         case "resync":
           void reload();
           break;
-        case "message.created":
-          if (ev.data.topicId !== openTopic() && ev.data.author.memberId !== me) dispatch({ type: "unread", topicId: ev.data.topicId });
+        case "message.created": {
+          if (ev.data.author.memberId === me) break;
+          const mention = mentions(ev.data.body, me);
+          const onScreen = ev.data.topicId === openTopic();
+          if (!onScreen) dispatch({ type: "unread", topicId: ev.data.topicId, mention });
+          const level = notifyLevel(me, ev.partyId);
+          if (level === "all" || (level === "mentions" && mention)) {
+            const p = name(ev.partyId);
+            const nameOf = (id: string) => {
+              const m = p?.members.find((x) => x.memberId === id);
+              return m ? m.label || m.displayName : "someone";
+            };
+            notify(`${ev.data.author.label || ev.data.author.displayName} in ${p?.name ?? "a party"}`,
+              ev.data.body.replace(mentionPattern, (_, id: string) => "@" + nameOf(id)), () => onOpen(`/p/${ev.partyId}/${ev.data.topicId}`));
+          }
           break;
+        }
         case "presence":
           dispatch({ type: "presence", partyId: ev.partyId, memberId: ev.data.memberId, online: ev.data.online });
           break;
@@ -125,7 +147,7 @@ export function useParties(live: Live, me: string, openTopic: () => string | und
           break;
       }
     });
-  }, [live, me, reload, refresh, openTopic]);
+  }, [live, me, reload, refresh, openTopic, onOpen]);
 
   return { ...state, reload, refresh, dispatch };
 }
