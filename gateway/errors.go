@@ -93,6 +93,7 @@ var errorTable = map[string]ErrorInfo{
 	"message_empty":          {http.StatusUnprocessableEntity, "Write something first: the message is empty."},
 	"message_too_long":       {http.StatusUnprocessableEntity, "The message is too long: at most 4000 characters."},
 	"emoji_invalid":          {http.StatusUnprocessableEntity, "A reaction is one emoji."},
+	"reaction_limit":         {http.StatusConflict, "You have reacted with 20 different emoji on this message already; take one back first."},
 	"message_invalid":        {http.StatusUnprocessableEntity, "The message is not valid."},
 	"not_author":             {http.StatusForbidden, "You can only change your own messages."},
 	"message_deleted":        {http.StatusGone, "That message was deleted."},

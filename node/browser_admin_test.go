@@ -1,8 +1,10 @@
 package node_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -46,11 +48,8 @@ func TestBrowserAdminAdmitsWhileTheOwnerIsAway(t *testing.T) {
 
 	o.run("see Ada", chromedp.WaitVisible(`//section[@aria-label="Members"]//*[contains(., "Ada")]`, chromedp.BySearch))
 	o.menu("open Ada's menu", "Options for Ada", "Make admin")
-	o.run("make Ada an admin with two seats",
-		chromedp.WaitVisible(`[role=dialog] input`),
-		chromedp.Click(`[role=dialog] button[type=submit]`),
-		chromedp.WaitNotPresent(`[role=dialog]`),
-		chromedp.WaitVisible(`[data-testid=admin-badge]`))
+	o.submitDialog("make Ada an admin with two seats")
+	o.run("see Ada an admin", chromedp.WaitVisible(`[data-testid=admin-badge]`))
 	a.run("Ada sees herself an admin", chromedp.WaitVisible(`[data-testid=admin-badge]`))
 	adminLink := createLink(a, "the admin creates an invite")
 
@@ -84,8 +83,19 @@ func createLink(b *chrome, step string) string {
 	var link string
 	b.run(step,
 		chromedp.WaitVisible(`[role=dialog] button[type=submit]`),
-		chromedp.Click(`[role=dialog] button[type=submit]`),
-		chromedp.WaitVisible(`[data-testid=invite-link]`),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			for { // a click while the dialog animates in may do nothing
+				if err := chromedp.Click(`[role=dialog] button[type=submit]`, chromedp.NodeVisible).Do(ctx); err != nil {
+					return err
+				}
+				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				err := chromedp.WaitVisible(`[data-testid=invite-link]`).Do(wctx)
+				cancel()
+				if err == nil || ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+		}),
 		chromedp.Value(`[data-testid=invite-link]`, &link),
 		chromedp.KeyEvent("\x1b"),
 		chromedp.WaitNotPresent(`[role=dialog]`),

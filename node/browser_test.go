@@ -179,6 +179,28 @@ func (b *chrome) dialog(step, text string) {
 	)
 }
 
+// submitDialog presses the open dialog's submit button until the dialog
+// closes: a click that lands while the dialog still animates in (slow on a
+// busy machine) may do nothing.
+func (b *chrome) submitDialog(step string) {
+	b.run(step,
+		chromedp.WaitVisible(`[role=dialog] button[type=submit]`),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			for {
+				if err := chromedp.Click(`[role=dialog] button[type=submit]`, chromedp.NodeVisible).Do(ctx); err != nil {
+					return err
+				}
+				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				err := chromedp.WaitNotPresent(`[role=dialog]`).Do(wctx)
+				cancel()
+				if err == nil || ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+		}),
+	)
+}
+
 // menu opens a menu and picks an item. A click that lands while the
 // layout is still moving (a resize, a closing dialog) may miss the menu,
 // so the opening click is repeated until the item shows.

@@ -70,6 +70,16 @@ func TestRepliesAndReactionsReachEveryNode(t *testing.T) {
 		t.Fatalf("reacting twice counted %v", got)
 	}
 	expectCode(t, c.c.Do("PUT", base+"/"+post+"/reactions/"+url.PathEscape("hi"), nil), 422, "emoji_invalid")
+	// One member has at most 20 different emoji on a message.
+	many := []string{"😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰", "😗", "😙", "😚", "🙂", "🤗"}
+	for _, e := range many {
+		react(t, c, id, topic, reply.String("id"), e, true)
+	}
+	expectCode(t, c.c.Do("PUT", base+"/"+reply.String("id")+"/reactions/"+url.PathEscape("🤩"), nil), 409, "reaction_limit")
+	react(t, c, id, topic, reply.String("id"), "😀", false)
+	if got := reactionsOf(react(t, c, id, topic, reply.String("id"), "🤩", true).JSON); len(got) != 20 || got["🤩"] != 1 || got["😀"] != 0 {
+		t.Fatalf("after taking one back and adding another: %v", got)
+	}
 	for _, u := range []*user{a, b, c} {
 		nodetest.Eventually(t, converge, u.name+" to see every reaction and the reply", func() bool {
 			m := messageOn(u, id, topic, post)

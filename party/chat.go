@@ -234,6 +234,9 @@ func (ch *Chat) prepare(t *store.Txn, r *postReq) (postRes, error) {
 				// Already so: nothing to sign (a retry, or a second click).
 				return postRes{view: messageView(st, msgs, target), replay: true}, nil
 			}
+			if msg.Kind == rules.MsgReact && len(reactionsBy(target, me)) >= rules.MaxReactionsPerMember {
+				return postRes{err: rules.ErrReactionLimit}, nil
+			}
 		}
 		if target.Deleted && msg.Kind != rules.MsgPost {
 			return postRes{err: rules.ErrMessageGone}, nil

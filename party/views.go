@@ -243,18 +243,55 @@ func excerpt(body string, n int) string {
 	return line
 }
 
+// reactionsBy returns the emoji member has on (made with react and not
+// taken back) on sm, each member's first rules.MaxReactionsPerMember by
+// time: the cap every node applies alike.
+func reactionsBy(sm rules.StoredMessage, member string) map[string]bool {
+	type on struct {
+		emoji string
+		r     rules.Reaction
+	}
+	var ons []on
+	for e, by := range sm.Reactions {
+		if r := by[member]; r.On {
+			ons = append(ons, on{e, r})
+		}
+	}
+	sort.Slice(ons, func(i, j int) bool {
+		if ons[i].r.HLC != ons[j].r.HLC {
+			return ons[i].r.HLC < ons[j].r.HLC
+		}
+		return ons[i].r.ID < ons[j].r.ID
+	})
+	out := map[string]bool{}
+	for i, o := range ons {
+		if i < rules.MaxReactionsPerMember {
+			out[o.emoji] = true
+		}
+	}
+	return out
+}
+
 // reactionViews lists a message's reactions that are on, by emoji, in the
-// order each emoji was first made.
+// order each emoji was first made, each member counted for at most
+// rules.MaxReactionsPerMember emoji.
 func reactionViews(sm rules.StoredMessage) []ReactionView {
 	type emoji struct {
 		view  ReactionView
 		first uint64
 	}
+	counted := map[string]map[string]bool{} // member → emoji within the cap
 	var es []emoji
 	for e, by := range sm.Reactions {
 		x := emoji{view: ReactionView{Emoji: e, MemberIDs: []string{}}}
 		for member, r := range by {
 			if !r.On {
+				continue
+			}
+			if counted[member] == nil {
+				counted[member] = reactionsBy(sm, member)
+			}
+			if !counted[member][e] {
 				continue
 			}
 			x.view.MemberIDs = append(x.view.MemberIDs, member)

@@ -53,6 +53,7 @@ var (
 	ErrMessageEmpty   = newErr("message_empty", "the message is empty")
 	ErrMessageTooLong = newErr("message_too_long", "the message is longer than 4000 characters")
 	ErrEmojiInvalid   = newErr("emoji_invalid", "a reaction is one emoji")
+	ErrReactionLimit  = newErr("reaction_limit", "you have reacted with the most emoji allowed on one message")
 	ErrNotAuthor      = newErr("not_author", "only the author may change a message")
 	ErrMessageGone    = newErr("message_deleted", "the message was deleted")
 	ErrCursorInvalid  = newErr("cursor_invalid", "the page cursor is not valid")

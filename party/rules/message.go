@@ -235,6 +235,13 @@ func isMessageID(s string) bool {
 	return true
 }
 
+// MaxReactionsPerMember bounds the different emoji one member has on one
+// message. The judge cannot hold it (a member's reactions may arrive out
+// of order), so the author's node refuses more, and every view counts
+// only each member's first MaxReactionsPerMember (by time): the same on
+// every node.
+const MaxReactionsPerMember = 20
+
 // MaxEmojiRunes bounds a reaction: one emoji, which may be a sequence of
 // code points (a flag, a family, a skin tone), never a sentence.
 const MaxEmojiRunes = 16

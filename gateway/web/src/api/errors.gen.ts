@@ -59,6 +59,7 @@ export type ErrorCode =
   | "party_full"
   | "party_limit"
   | "party_not_found"
+  | "reaction_limit"
   | "refresh_reused"
   | "remote_failed"
   | "request_replayed"
@@ -132,6 +133,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   party_full: { status: 409, message: "This party is full: it already has the most members allowed." },
   party_limit: { status: 409, message: "You are in 10 parties already. Leave one to join or create another." },
   party_not_found: { status: 404, message: "There is no such party here." },
+  reaction_limit: { status: 409, message: "You have reacted with 20 different emoji on this message already; take one back first." },
   refresh_reused: { status: 401, message: "This sign-in was used from somewhere else and has been ended for safety. Sign in again." },
   remote_failed: { status: 502, message: "The other node failed to answer properly." },
   request_replayed: { status: 409, message: "This join request was already used. Accept the invite again." },

@@ -1,7 +1,7 @@
 // The navigation column: the rail of parties, the open party's topics,
 // and the signed-in account with its sign-out button.
 import { ActionIcon, Avatar, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconDots, IconHash, IconLogout, IconPlus, IconUserPlus } from "@tabler/icons-react";
+import { IconDots, IconHash, IconLink, IconLogout, IconPlus, IconUserPlus } from "@tabler/icons-react";
 import type { Account, Party, Topic } from "../api";
 import type { Dialog } from "./ShellDialogs";
 import { initials } from "./initials";
@@ -54,6 +54,11 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
             <Tooltip label="Create a party" position="right" withArrow>
               <ActionIcon size={44} radius="xl" variant="light" onClick={() => setDialog({ kind: "createParty" })} aria-label="Create a party">
                 <IconPlus size={22} />
+              </ActionIcon>
+            </Tooltip>
+            <Tooltip label="Join with an invite link" position="right" withArrow>
+              <ActionIcon size={44} radius="xl" variant="subtle" onClick={() => setDialog({ kind: "joinLink" })} aria-label="Join with an invite link">
+                <IconLink size={22} />
               </ActionIcon>
             </Tooltip>
           </Stack>

@@ -58,6 +58,14 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
     if (topic) store.dispatch({ type: "read", topicId: topic.id });
   }, [topic, unread[topic?.id ?? ""]]); // eslint-disable-line react-hooks/exhaustive-deps
 
+  // The unverified-email banner can be hidden for a day.
+  const bannerKey = `chatterbox.verifyBannerHiddenAt.${me.id}`;
+  const [bannerHidden, setBannerHidden] = useState(() => Date.now() - Number(localStorage.getItem(bannerKey) ?? 0) < 86400000);
+  const hideBanner = () => {
+    localStorage.setItem(bannerKey, String(Date.now()));
+    setBannerHidden(true);
+  };
+
   const go = (path: string) => {
     navigate(path);
     nav.close();
@@ -93,11 +101,12 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
       </AppShell.Navbar>
 
       <AppShell.Main className="main">
-        {!me.emailVerified && (
-          <Alert color="yellow" radius={0} icon={<IconMailExclamation size={18} />} data-testid="verify-banner">
-            <Group gap="xs">
-              <Text size="sm">Confirm your email: we sent a link to {me.email}.</Text>
-              <Button size="compact-xs" variant="light" color="yellow" onClick={resend}>Send it again</Button>
+        {!me.emailVerified && !bannerHidden && (
+          <Alert color="yellow" radius={0} py={4} icon={<IconMailExclamation size={16} />} data-testid="verify-banner"
+            withCloseButton closeButtonLabel="Hide for a day" onClose={hideBanner}>
+            <Group gap="xs" wrap="nowrap">
+              <Text size="xs" truncate>Confirm your email: we sent a link to {me.email}.</Text>
+              <Button size="compact-xs" variant="subtle" color="yellow" onClick={resend}>Send again</Button>
             </Group>
           </Alert>
         )}

@@ -1,7 +1,10 @@
 // The dialogs of the main screen: create, rename, delete and leave a
 // party; invite; create, rename and delete a topic; remove a member.
 import { routes, type Party } from "../api";
-import { AdminDialog, AdmittersDialog, ConfirmDialog, InviteDialog, NameDialog, NotificationsDialog } from "./dialogs";
+
+/** How many parties one account may be in (the node's limit). */
+const MAX_PARTIES = 10;
+import { AdminDialog, AdmittersDialog, ConfirmDialog, InviteDialog, JoinLinkDialog, NameDialog, NotificationsDialog } from "./dialogs";
 import type { PartiesStore } from "./parties";
 
 /** Which dialog is open (null: none). */
@@ -20,6 +23,7 @@ export type Dialog =
   | { kind: "transfer"; memberId: string; name: string }
   | { kind: "admitters" }
   | { kind: "notifications" }
+  | { kind: "joinLink" }
   | null;
 
 interface Props {
@@ -37,7 +41,10 @@ interface Props {
 export function ShellDialogs({ dialog, close, party, store, go, me }: Props) {
   return (
     <>
+      <JoinLinkDialog opened={dialog?.kind === "joinLink"} onClose={close} onToken={(token) => go(`/join#${token}`)} />
       <NameDialog opened={dialog?.kind === "createParty"} title="Create a party" label="Party name" submitLabel="Create" onClose={close}
+        note={`You are in ${store.parties?.length ?? 0} / ${MAX_PARTIES} parties.`}
+        blocked={(store.parties?.length ?? 0) >= MAX_PARTIES ? "You are in the most parties allowed. Leave one to create another." : undefined}
         onSubmit={async (name) => {
           const p = await routes.createParty(name);
           store.dispatch({ type: "put", party: p });
@@ -55,6 +62,8 @@ export function ShellDialogs({ dialog, close, party, store, go, me }: Props) {
             onConfirm={async () => { await routes.leaveParty(party.id); store.dispatch({ type: "drop", partyId: party.id }); }} />
           <InviteDialog opened={dialog?.kind === "invite"} partyId={party.id} partyName={party.name} onClose={close} />
           <NameDialog opened={dialog?.kind === "createTopic"} title="Create a topic" label="Topic name" submitLabel="Create" onClose={close}
+            note={`This party has ${party.topics.length} / ${party.limits?.topics ?? 10} topics.`}
+            blocked={party.topics.length >= (party.limits?.topics ?? 10) ? "This party has the most topics allowed. Delete one to add another." : undefined}
             onSubmit={async (name) => { const t = await routes.createTopic(party.id, name); await store.refresh(party.id); go(`/p/${party.id}/${t.id}`); }} />
           <NameDialog opened={dialog?.kind === "renameTopic"} title="Rename topic" label="Topic name" submitLabel="Rename" onClose={close}
             initial={dialog?.kind === "renameTopic" ? dialog.name : ""}

@@ -15,6 +15,10 @@ export function NameDialog(props: {
   title: string;
   label: string;
   initial?: string;
+  /** A line under the title, e.g. how many of the limit are used. */
+  note?: string;
+  /** Why nothing can be created now (the limit is reached). */
+  blocked?: string;
   submitLabel: string;
   onClose: () => void;
   onSubmit: (name: string) => Promise<void>;
@@ -39,10 +43,12 @@ export function NameDialog(props: {
       <form onSubmit={submit}>
         <Stack>
           <ErrorNote error={error} />
-          <TextInput label={props.label} required maxLength={64} value={name} onChange={(e) => setName(e.currentTarget.value)} data-autofocus />
+          {props.note && <Text size="sm" c="dimmed" data-testid="limit-note">{props.note}</Text>}
+          {props.blocked && <Text size="sm" c="orange" role="alert">{props.blocked}</Text>}
+          <TextInput label={props.label} required maxLength={64} value={name} onChange={(e) => setName(e.currentTarget.value)} data-autofocus disabled={!!props.blocked} />
           <Group justify="flex-end">
             <Button variant="default" onClick={props.onClose}>Cancel</Button>
-            <Button type="submit" loading={busy}>{props.submitLabel}</Button>
+            <Button type="submit" loading={busy} disabled={!!props.blocked}>{props.submitLabel}</Button>
           </Group>
         </Stack>
       </form>
@@ -295,6 +301,50 @@ export function NotificationsDialog(props: { opened: boolean; party: Party; me: 
           <Button variant="default" onClick={props.onClose}>Close</Button>
         </Group>
       </Stack>
+    </Modal>
+  );
+}
+
+/** Reads an invite link (or its token) pasted by the user, for when the
+ * link names another node's address (a friend's node on another port). */
+export function inviteToken(text: string): string {
+  const t = text.trim();
+  const i = t.lastIndexOf("#");
+  return (i >= 0 ? t.slice(i + 1) : t).replace(/^token=/, "");
+}
+
+export function JoinLinkDialog(props: { opened: boolean; onClose: () => void; onToken: (token: string) => void }) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (props.opened) {
+      setText("");
+      setError(null);
+    }
+  }, [props.opened]);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const token = inviteToken(text);
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+      setError("That is not an invite link. Copy the whole link you were sent and paste it here.");
+      return;
+    }
+    props.onToken(token);
+    props.onClose();
+  };
+  return (
+    <Modal opened={props.opened} onClose={props.onClose} title="Join with an invite link" centered>
+      <form onSubmit={submit}>
+        <Stack>
+          <ErrorNote error={error} />
+          <Text size="sm" c="dimmed">Paste the link you were sent, even if it names another address: your own node joins for you.</Text>
+          <TextInput label="Invite link" required value={text} onChange={(e) => setText(e.currentTarget.value)} data-autofocus data-testid="invite-paste" />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={props.onClose}>Cancel</Button>
+            <Button type="submit">Continue</Button>
+          </Group>
+        </Stack>
+      </form>
     </Modal>
   );
 }

@@ -12,7 +12,13 @@ import { Live } from "../live";
 import { clearNext, rememberNext } from "../next";
 import { ErrorNote, Frame } from "./AuthPages";
 
+/** A new invite pasted into a tab already on this page shows anew. */
 export function Join() {
+  const loc = useLocation();
+  return <JoinInvite key={loc.hash} />;
+}
+
+function JoinInvite() {
   const loc = useLocation();
   const navigate = useNavigate();
   const { state, account } = useAuth();
