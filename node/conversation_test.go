@@ -71,6 +71,7 @@ func TestRepliesAndReactionsReachEveryNode(t *testing.T) {
 	}
 	expectCode(t, c.c.Do("PUT", base+"/"+post+"/reactions/"+url.PathEscape("hi"), nil), 422, "emoji_invalid")
 	// One member has at most 20 different emoji on a message.
+	nodetest.Eventually(t, converge, "Cat to see the reply", func() bool { return messageOn(c, id, topic, reply.String("id")) != nil })
 	many := []string{"😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰", "😗", "😙", "😚", "🙂", "🤗"}
 	for _, e := range many {
 		react(t, c, id, topic, reply.String("id"), e, true)
