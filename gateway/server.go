@@ -167,7 +167,17 @@ func (s *Server) URL() string {
 	if s.ln == nil {
 		return ""
 	}
-	return "http://" + s.ln.Addr().String()
+	return "http://" + openableAddr(s.ln.Addr().(*net.TCPAddr))
+}
+
+// openableAddr is a listener's address as a browser can open it: an
+// unspecified IP (0.0.0.0, ::) is served on loopback too, so it names
+// 127.0.0.1.
+func openableAddr(a *net.TCPAddr) string {
+	if a.IP == nil || a.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port))
+	}
+	return a.String()
 }
 
 // Close stops accepting requests and waits (until ctx ends) for those in

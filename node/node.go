@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -36,6 +37,9 @@ type Config struct {
 	// ListenAddrs are libp2p multiaddrs; empty means TCP and QUIC on all
 	// interfaces at port 7734 (gossip.DefaultListenAddrs).
 	ListenAddrs []string
+	// defaultListen records that ListenAddrs are the defaults: a second
+	// node on the machine must then be told to use others.
+	defaultListen bool
 	// PublicURL is where browsers reach the gateway, used in mailed links
 	// and OAuth redirects; empty means http://localhost:<gateway port>.
 	PublicURL string
@@ -133,6 +137,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	if len(cfg.ListenAddrs) == 0 {
 		cfg.ListenAddrs = gossip.DefaultListenAddrs()
+		cfg.defaultListen = true
 	}
 	if _, err := gossip.ParseListenAddrs(cfg.ListenAddrs); err != nil {
 		return nil, err
@@ -201,6 +206,26 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// Bind the gateway before libp2p starts: a busy port is the commonest
+	// mistake with a second node, and with port 0 the public URL needs
+	// the port.
+	ln, err := net.Listen("tcp", n.cfg.GatewayAddr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("the gateway address %s is in use (is another node running?); give this node another with --gateway-addr, e.g. --gateway-addr 127.0.0.1:7743", n.cfg.GatewayAddr)
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: listen on %s: %w", n.cfg.GatewayAddr, err)
+	}
+	defer func() {
+		if n.gw == nil {
+			ln.Close()
+		}
+	}()
+	if n.cfg.defaultListen {
+		if err := defaultPortFree(); err != nil {
+			return err
+		}
+	}
 	n.gater = gossip.NewGater()
 	n.traffic = metrics.NewBandwidthCounter()
 	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater, Version: n.cfg.Version, Bandwidth: n.traffic,
@@ -217,16 +242,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 
-	// Bind the gateway now: with port 0, the public URL needs the port.
-	ln, err := net.Listen("tcp", n.cfg.GatewayAddr)
-	if err != nil {
-		return fmt.Errorf("gateway: listen on %s: %w", n.cfg.GatewayAddr, err)
-	}
-	defer func() {
-		if n.gw == nil {
-			ln.Close()
-		}
-	}()
 	publicURL := n.cfg.PublicURL
 	if publicURL == "" {
 		publicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
@@ -469,4 +484,24 @@ func (d domain) ValidateGossip(p, from string, data []byte) gossip.Verdict {
 		return gossip.Reject
 	}
 	return gossip.Ignore
+}
+
+// defaultPortFree refuses the default libp2p port when another program
+// (another node) holds it: libp2p binds TCP with SO_REUSEPORT, so a second
+// node would share the port without a word and lose QUIC.
+func defaultPortFree() error {
+	port := strconv.Itoa(gossip.DefaultPort)
+	busy := func(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+	tcp, err := net.Listen("tcp", ":"+port)
+	if err == nil {
+		tcp.Close()
+	}
+	udp, uerr := net.ListenPacket("udp", ":"+port)
+	if uerr == nil {
+		udp.Close()
+	}
+	if busy(err) || busy(uerr) {
+		return fmt.Errorf("port %s is in use (is another node running on this machine?); give this node other addresses with --listen, e.g. --listen /ip4/0.0.0.0/tcp/7744 --listen /ip4/0.0.0.0/udp/7744/quic-v1", port)
+	}
+	return nil
 }

@@ -276,3 +276,34 @@ func TestProcessKill9LosesNoAcknowledgedMessage(t *testing.T) {
 		t.Fatalf("%d messages acknowledged, want 400", len(acked))
 	}
 }
+
+// A second node that would share a port with the first is refused with a
+// sentence naming the flag to change, before it starts libp2p; and a
+// gateway bound to every interface prints a URL a browser can open.
+func TestProcessRefusesBusyPortsAndPrintsAnOpenableURL(t *testing.T) {
+	gwPort := freePort(t)
+	first, url := start(t, "run", "--data-dir", t.TempDir(), "--gateway-addr", fmt.Sprintf("0.0.0.0:%d", gwPort),
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false", "--nat-portmap=false")
+	if url != fmt.Sprintf("http://127.0.0.1:%d", gwPort) {
+		t.Fatalf("gateway on 0.0.0.0 printed %q, want a URL a browser can open", url)
+	}
+	nodetest.NewClient(t, url).Must(200, "GET", "/healthz", nil)
+
+	second := launch(t, "run", "--data-dir", t.TempDir(), "--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gwPort),
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false", "--nat-portmap=false")
+	if code := second.wait(t, 30*time.Second); code != 1 || !strings.Contains(second.stderr.String(), "--gateway-addr") {
+		t.Fatalf("a second node on a busy gateway port exited %d:\n%s", code, second.stderr)
+	}
+
+	// The default libp2p port held by someone else: without --listen, the
+	// node says so instead of sharing it.
+	if l, err := net.Listen("tcp", fmt.Sprintf(":%d", 7734)); err == nil {
+		defer l.Close()
+	}
+	third := launch(t, "run", "--data-dir", t.TempDir(), "--gateway-addr", "127.0.0.1:0", "--mdns=false", "--nat-portmap=false")
+	if code := third.wait(t, 30*time.Second); code != 1 || !strings.Contains(third.stderr.String(), "--listen") {
+		t.Fatalf("a node on the busy default port exited %d:\n%s", code, third.stderr)
+	}
+	first.cmd.Process.Signal(os.Interrupt)
+	first.wait(t, 10*time.Second)
+}
