@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/node/nodetest"
 )
 
@@ -74,6 +75,26 @@ func TestBrowserAdminAdmitsWhileTheOwnerIsAway(t *testing.T) {
 			t.Fatalf("%s: page errors: %v", b.name, errs)
 		}
 	}
+}
+
+// aliceAndBob starts two nodes, each with a browser whose user signed up:
+// Alice on the first, Bob on the second.
+func aliceAndBob(t *testing.T) ([]*node.Node, *chrome, *chrome) {
+	exe := chromiumPath(t)
+	nodes := nodetest.Start(t, 2)
+	a := newChrome(t, "alice", exe, nodes[0].GatewayURL())
+	b := newChrome(t, "bob", exe, nodes[1].GatewayURL())
+	a.signUp("Alice", "alice@example.test", "correct horse battery staple")
+	b.signUp("Bob", "bob@example.test", "tr0ub4dor&3 is not enough here")
+	return nodes, a, b
+}
+
+// join opens an invite link on b's own node and joins the party it names.
+func (b *chrome) join(t *testing.T, link, party string) {
+	b.run("join "+party,
+		b.open("/join#"+fragmentOf(t, link)),
+		chromedp.Click(`[data-testid=join]`),
+		chromedp.WaitVisible(`//*[@data-testid="party-name"][text()=`+xpathText(party)+`]`, chromedp.BySearch))
 }
 
 // createLink makes an invite link in b's open party through the invite

@@ -17,19 +17,11 @@ import (
 // (searching for it) shows on the other member's screen, and a click takes
 // it back.
 func TestBrowserRepliesAndReactions(t *testing.T) {
-	exe := chromiumPath(t)
-	nodes := nodetest.Start(t, 2)
-	a := newChrome(t, "alice", exe, nodes[0].GatewayURL())
-	b := newChrome(t, "bob", exe, nodes[1].GatewayURL())
-	a.signUp("Alice", "alice@example.test", "correct horse battery staple")
-	b.signUp("Bob", "bob@example.test", "tr0ub4dor&3 is not enough here")
+	nodes, a, b := aliceAndBob(t)
 	a.run("open the create-party dialog", chromedp.Click(`//button[contains(., "Create a party")]`, chromedp.BySearch))
 	a.dialog("create the party", "Pub Quiz")
 	link := createLink(a, "invite Bob")
-	b.run("join",
-		b.open("/join#"+fragmentOf(t, link)),
-		chromedp.Click(`[data-testid=join]`),
-		chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Pub Quiz"]`, chromedp.BySearch))
+	b.join(t, link, "Pub Quiz")
 
 	// History: 130 messages; the last answers the first.
 	api := nodetest.NewClient(t, nodes[0].GatewayURL())

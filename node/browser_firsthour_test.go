@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/chatterbox/chatterbox/node/nodetest"
 )
 
 // TestBrowserFirstHour: limits are shown where parties and topics are
@@ -14,12 +12,7 @@ import (
 // it into one's own app; a second invite opened in a tab already on the
 // join page shows the new one; the unverified-email banner hides for a day.
 func TestBrowserFirstHour(t *testing.T) {
-	exe := chromiumPath(t)
-	nodes := nodetest.Start(t, 2)
-	a := newChrome(t, "alice", exe, nodes[0].GatewayURL())
-	b := newChrome(t, "bob", exe, nodes[1].GatewayURL())
-	a.signUp("Alice", "alice@example.test", "correct horse battery staple")
-	b.signUp("Bob", "bob@example.test", "tr0ub4dor&3 is not enough here")
+	_, a, b := aliceAndBob(t)
 
 	a.run("see the party limit where parties are made",
 		chromedp.Click(`//button[contains(., "Create a party")]`, chromedp.BySearch),

@@ -8,8 +8,6 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-
-	"github.com/chatterbox/chatterbox/node/nodetest"
 )
 
 // instrumentNotifications records the desktop notifications the page
@@ -31,21 +29,13 @@ const instrumentNotifications = `(() => {
 // opening it shows a "new messages" line, the mention highlighted, a day
 // divider, and Bob's quick follow-ups under one header.
 func TestBrowserMentionsAndNotifications(t *testing.T) {
-	exe := chromiumPath(t)
-	nodes := nodetest.Start(t, 2)
-	a := newChrome(t, "alice", exe, nodes[0].GatewayURL())
-	b := newChrome(t, "bob", exe, nodes[1].GatewayURL())
-	a.signUp("Alice", "alice@example.test", "correct horse battery staple")
-	b.signUp("Bob", "bob@example.test", "tr0ub4dor&3 is not enough here")
+	nodes, a, b := aliceAndBob(t)
 	a.run("open the create-party dialog", chromedp.Click(`//button[contains(., "Create a party")]`, chromedp.BySearch))
 	a.dialog("create the party", "Pub")
 	a.run("open the add-topic dialog", chromedp.Click(`//button[contains(., "Add topic")]`, chromedp.BySearch))
 	a.dialog("create the topic", "random")
 	link := createLink(a, "invite Bob")
-	b.run("join",
-		b.open("/join#"+fragmentOf(t, link)),
-		chromedp.Click(`[data-testid=join]`),
-		chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Pub"]`, chromedp.BySearch))
+	b.join(t, link, "Pub")
 
 	// Alice turns notifications on, granting the permission when the app
 	// asks (it never asks on load).
