@@ -98,6 +98,8 @@ var errorTable = map[string]ErrorInfo{
 	"not_author":             {http.StatusForbidden, "You can only change your own messages."},
 	"message_deleted":        {http.StatusGone, "That message was deleted."},
 	"cursor_invalid":         {http.StatusBadRequest, "The page cursor is not valid. Start again from the newest messages."},
+	"direct_not_allowed":     {http.StatusForbidden, "You can write directly only to someone who is in a party with you."},
+	"direct_conversation":    {http.StatusConflict, "A direct conversation has no invites, topics or roles to change."},
 }
 
 // ErrorTable returns a copy of the error table (for generating the web

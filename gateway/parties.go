@@ -76,6 +76,17 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 	}))
 	route("POST /api/invites/accept", s.handleAcceptInvite)
 
+	route("GET /api/dms", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		list, err := ps.Directs(actor(p))
+		return map[string]any{"dms": list}, err
+	}))
+	route("POST /api/dms", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req memberRequest) (any, error) {
+		return ps.OpenDirect(r.Context(), actor(p), req.MemberID)
+	}))
+	route("DELETE /api/dms/{id}", noContent(s, func(r *http.Request, p identity.Principal) error {
+		return ps.CloseDirect(actor(p), r.PathValue("id"))
+	}))
+
 	route("POST /api/parties/{id}/topics", withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req nameRequest) (any, error) {
 		return ps.CreateTopic(r.Context(), actor(p), r.PathValue("id"), req.Name)
 	}))

@@ -32,6 +32,9 @@ type Parties interface {
 	CreateTopic(ctx context.Context, a party.Actor, party, name string) (*rules.Topic, error)
 	RenameTopic(ctx context.Context, a party.Actor, party, topic, name string) (*rules.Topic, error)
 	DeleteTopic(ctx context.Context, a party.Actor, party, topic string) error
+	Directs(a party.Actor) ([]party.DirectView, error)
+	OpenDirect(ctx context.Context, a party.Actor, member string) (party.DirectView, error)
+	CloseDirect(a party.Actor, id string) error
 }
 
 // Chat runs messages for local accounts.

@@ -118,6 +118,9 @@ func (p *Parties) manageOp(ctx context.Context, a Actor, party, kind string, bui
 	if st.Deleted {
 		return View{}, rules.ErrNotFound
 	}
+	if st.Direct {
+		return View{}, rules.ErrDirect
+	}
 	as := ""
 	switch {
 	case st.Owner == a.MemberID():

@@ -213,6 +213,7 @@ func (ch *Chat) prepare(t *store.Txn, r *postReq) (postRes, error) {
 	if st.Topics[msg.Topic] == nil {
 		return postRes{err: rules.ErrTopicNotFound}, nil
 	}
+	st = c.named(st)
 	msgs := t.Messages(party)
 	if msg.ClientID != "" {
 		if prev, ok := msgs.ByClientID(r.a.AccountID, msg.ClientID); ok {

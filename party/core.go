@@ -28,12 +28,12 @@ func (c *core) memberships(account string) ([]store.Membership, error) {
 }
 
 // partyCount is how many parties account is in or waits to join (an
-// undone admission does not count).
+// undone admission and a direct conversation do not count).
 func (c *core) partyCount(account string) (int, error) {
 	ms, err := c.memberships(account)
 	n := 0
 	for _, m := range ms {
-		if m.Status != store.StatusUndone {
+		if m.Status != store.StatusUndone && !m.Direct { // direct conversations are not parties
 			n++
 		}
 	}

@@ -24,6 +24,9 @@ const (
 	EvPartyDeleted   EventType = "party.deleted"
 	EvTyping         EventType = "typing"
 	EvPresence       EventType = "presence"
+	// EvDirectOpened: a direct conversation was opened or listed again
+	// (data: its id); clients fetch the list of direct conversations.
+	EvDirectOpened EventType = "direct.opened"
 )
 
 // Event is something clients should hear about: a message, a member, a

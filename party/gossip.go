@@ -141,6 +141,7 @@ func (s *Service) DeliverGossip(party, from string, data []byte) {
 			return
 		}
 		if ty, v := rules.JudgeTyping(st, *env.Typ, s.c.now()); v == rules.Accept {
+			st = s.c.named(st)
 			s.c.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: rules.Label(st, ty.Author, st.Members[ty.Author].Name)}})
 		}
 	case env.Op != nil:

@@ -53,6 +53,7 @@ func (ch *Chat) Page(a Actor, party, topic string, q PageQuery) (Page, error) {
 			return rules.ErrTopicNotFound
 		}
 		msgs := t.Messages(party)
+		named := ch.c.named(st)
 		var page []rules.StoredMessage
 		switch {
 		case q.Around != "":
@@ -77,7 +78,7 @@ func (ch *Chat) Page(a Actor, party, topic string, q PageQuery) (Page, error) {
 			page, p.Next, err = msgs.Page(topic, q.Before, q.Limit)
 		}
 		for _, sm := range page {
-			p.Messages = append(p.Messages, messageView(st, msgs, sm))
+			p.Messages = append(p.Messages, messageView(named, msgs, sm))
 		}
 		return err
 	})
@@ -97,7 +98,7 @@ func (ch *Chat) MessageByID(party, id string) (MessageView, error) {
 		if !ok {
 			return rules.ErrMsgNotFound
 		}
-		v = messageView(st, msgs, sm)
+		v = messageView(ch.c.named(st), msgs, sm)
 		return nil
 	})
 	return v, err

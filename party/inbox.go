@@ -54,16 +54,19 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 		equivs          []func()
 		stored          int
 		gaps            []rules.Message
+		direct          bool
+		authors         map[string]bool // of posts, in a direct conversation
 	)
 	// Received messages are committed without a sync of their own (the
 	// flusher syncs within FlushInterval): another node holds each and
 	// catch-up brings back any a crash loses.
 	err := l.c.store.UpdateLazy(func(t *store.Txn) error {
-		events, needOps, needMs, equivs, stored, gaps = nil, false, false, nil, 0, nil
+		events, needOps, needMs, equivs, stored, gaps, authors = nil, false, false, nil, 0, nil, map[string]bool{}
 		st, err := t.State(party)
 		if err != nil {
 			return err
 		}
+		direct = st.Direct
 		msgs := t.Messages(party)
 		for _, sm := range sms {
 			j := rules.JudgeMessage(msgs, st, sm, l.c.sigs, l.c.now())
@@ -87,6 +90,9 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 			}
 			events = append(events, ev)
 			stored++
+			if j.Msg.Kind == rules.MsgPost {
+				authors[j.Msg.Author] = true
+			}
 		}
 		return nil
 	})
@@ -95,6 +101,11 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 	}
 	for _, f := range equivs {
 		f()
+	}
+	if direct && len(authors) > 0 {
+		if st, err := l.c.store.State(party); err == nil {
+			l.c.showDirect(st, authors)
+		}
 	}
 	for _, ev := range events {
 		l.c.emit(ev)
@@ -126,7 +137,7 @@ func (c *core) storeMessage(msgs store.Messages, st *rules.State, sm rules.Signe
 		return Event{}, err
 	}
 	c.hlc.Observe(msg.HLC)
-	return Event{Type: typ, Party: st.ID, Data: messageView(st, msgs, rec)}, nil
+	return Event{Type: typ, Party: st.ID, Data: messageView(c.named(st), msgs, rec)}, nil
 }
 
 // recordEquivocation keeps evidence of two messages in one feed slot.

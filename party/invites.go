@@ -78,6 +78,8 @@ func (p *Parties) issuerState(a Actor, party string) (*rules.State, error) {
 	switch {
 	case st.Deleted:
 		return nil, rules.ErrNotFound
+	case st.Direct:
+		return nil, rules.ErrDirect
 	case st.Owner != a.MemberID() && !st.IsAdmin(a.MemberID()):
 		return nil, rules.ErrNotOwner
 	}

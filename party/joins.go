@@ -140,6 +140,9 @@ func (p *Parties) Leave(ctx context.Context, a Actor, party string) error {
 	if m.Status != store.StatusMember { // cancel a pending join, dismiss an undone one
 		return c.store.Update(func(t *store.Txn) error { return t.DeleteMembership(a.AccountID, party) })
 	}
+	if m.Direct { // nobody leaves a direct conversation: it is closed
+		return p.CloseDirect(a, party)
+	}
 	st, err := c.store.State(party)
 	if err != nil {
 		return err
@@ -178,18 +181,22 @@ func (p *Parties) Leave(ctx context.Context, a Actor, party string) error {
 	return nil
 }
 
-// retryPending tries every pending join and leave once and reports whether
+// retryPending tries every pending join, leave and direct conversation
+// offer once and reports whether
 // any is still waiting for a node that cannot be reached. The replication
 // retry loop calls it.
 func (p *Parties) retryPending() bool {
 	c := p.c
-	var pending []store.Membership
+	var pending, offers []store.Membership
 	var leaves []store.LeaveOutbox
 	c.store.View(func(t *store.Txn) error {
 		ms, _ := t.Memberships("")
 		for _, m := range ms {
-			if m.Status == store.StatusPending {
+			switch {
+			case m.Status == store.StatusPending:
 				pending = append(pending, m)
+			case m.Direct && m.Offer:
+				offers = append(offers, m)
 			}
 		}
 		leaves, _ = t.Leaves()
@@ -210,6 +217,9 @@ func (p *Parties) retryPending() bool {
 			continue
 		}
 		c.store.Update(func(t *store.Txn) error { return t.DeleteLeave(lo) })
+	}
+	if p.retryOffers(offers) {
+		waiting = true
 	}
 	return waiting
 }

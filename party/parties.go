@@ -92,6 +92,9 @@ func (p *Parties) ownedState(a Actor, party string) (*rules.State, error) {
 	if st.Deleted {
 		return nil, rules.ErrNotFound
 	}
+	if st.Direct {
+		return nil, rules.ErrDirect
+	}
 	if st.Owner != a.MemberID() {
 		if st.Members[a.MemberID()] == nil {
 			return nil, rules.ErrNotMember
@@ -212,6 +215,9 @@ func (p *Parties) List(a Actor) ([]View, error) {
 	}
 	out := []View{}
 	for _, m := range ms {
+		if m.Direct {
+			continue // listed by Parties.Directs
+		}
 		if m.Status != store.StatusMember {
 			out = append(out, pendingView(m))
 			continue

@@ -114,6 +114,7 @@ type core struct {
 	sink  EventSink       // set before Start, constant after
 	rep   *replica.Replica
 	ctx   context.Context // ends when the service closes
+	names nameBook        // members' names, for direct conversations
 }
 
 // New returns a Service; it starts nothing (Start does).

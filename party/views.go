@@ -165,6 +165,7 @@ func roleOf(st *rules.State, member string) string {
 }
 
 func (c *core) view(st *rules.State, me string) View {
+	st = c.named(st)
 	v := View{ID: st.ID, Name: st.Name, Status: "active", Owner: st.Owner, Limits: st.Limits, Seq: st.Seq, Head: st.Head,
 		Members: []MemberView{}, Topics: st.SortedTopics()}
 	if st.Frozen {

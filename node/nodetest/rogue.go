@@ -122,6 +122,16 @@ func (r *Rogue) Leave(n *node.Node, partyID string) error {
 	return r.send(n, req)
 }
 
+// OfferDirect sends n a direct conversation's create op, as the node of
+// one of its members would (the rogue may not be one).
+func (r *Rogue) OfferDirect(n *node.Node, create rules.SignedOp) error {
+	req, err := replica.EncodeOffer(create)
+	if err != nil {
+		return err
+	}
+	return r.send(n, req)
+}
+
 // send sends a request frame to n and returns the error it answers.
 func (r *Rogue) send(n *node.Node, req []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -22,6 +22,8 @@ const (
 	reqSync  = "sync"
 	// reqMsgSync pulls messages by version vector (MsgSyncRequest).
 	reqMsgSync = "msgsync"
+	// reqDirect offers a direct conversation: its create op (direct.go).
+	reqDirect = "direct"
 )
 
 // Request is one request frame. Join and leave payloads are signed by the

@@ -196,6 +196,8 @@ func (l *memLog) MessagesAfter(string, map[string]uint64, int) ([]rules.SignedMe
 	return nil, false, nil
 }
 func (l *memLog) AddMessages(string, []rules.SignedMessage) (int, error) { return 0, nil }
+func (l *memLog) AcceptDirect(string, rules.SignedOp) error              { return rules.ErrDirectNotAllowed }
+
 func (l *memLog) Held() []*rules.State {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -67,6 +67,11 @@ type Log interface {
 	AddMessages(party string, sms []rules.SignedMessage) (int, error)
 	// Held lists the states of the parties a local account is in.
 	Held() []*rules.State
+	// AcceptDirect takes a direct conversation's create op, sent by peer
+	// from, for the local member it names (rules.ErrDirectNotAllowed
+	// unless the other member is homed at from and shares a party with
+	// that member). Taking one held already is no error.
+	AcceptDirect(from string, create rules.SignedOp) error
 }
 
 // Applied says what applying a batch of ops did.

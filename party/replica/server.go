@@ -43,6 +43,8 @@ func (r *Replica) handle(ctx context.Context, from string, raw []byte) ([]byte, 
 		resp, err = r.handleSync(from, req)
 	case reqMsgSync:
 		resp, err = r.handleMsgSync(from, req)
+	case reqDirect:
+		resp, err = r.handleDirect(ctx, from, req)
 	default:
 		err = fmt.Errorf("%w: unknown request type %q", rules.ErrBadRequest, req.Type)
 	}

@@ -270,6 +270,9 @@ func (s *State) NextAdmin(sop SignedOp) (*State, Op, error) {
 
 // checkSub verifies a sub-log op against s: signature, party, chain.
 func (s *State) checkSub(sop SignedOp) (Op, error) {
+	if s.Direct {
+		return Op{}, invalid("a direct conversation has no admins")
+	}
 	op, err := sop.Decode()
 	if err != nil {
 		return op, err

@@ -92,7 +92,8 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 	// owner ops after the head, or (once the party has admins) an
 	// admin's sub-log op of any time, which the owner's head does not
 	// order.
-	newer := int64(msg.HLC>>16) > st.HeadTime || len(st.Admins) > 0
+	// A direct conversation's members are all in its first op.
+	newer := !st.Direct && (int64(msg.HLC>>16) > st.HeadTime || len(st.Admins) > 0)
 	author := st.Members[msg.Author]
 	if author == nil || st.Topics[msg.Topic] == nil {
 		if newer {

@@ -47,6 +47,9 @@ type State struct {
 	// Frozen is set when a fork of the log was detected: two different
 	// valid ops with the same seq. Admissions stop; chat goes on.
 	Frozen bool `json:"frozen,omitempty"`
+	// Direct marks a direct conversation between two members (direct.go):
+	// its log is the create op alone.
+	Direct bool `json:"direct,omitempty"`
 
 	Members     map[string]*Member `json:"members"`
 	Topics      map[string]*Topic  `json:"topics"`
@@ -168,6 +171,9 @@ func Genesis(sop SignedOp) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	if op.Kind == KindDirect {
+		return directGenesis(sop, op)
+	}
 	if op.Kind != KindCreate || op.Seq != 1 || op.Prev != "" || op.Party != "" {
 		return nil, invalid("not a create op")
 	}
@@ -225,6 +231,9 @@ func (s *State) next(sop SignedOp, folding, trusted bool) (*State, Op, error) {
 	op, err := sop.Decode()
 	if err != nil {
 		return nil, op, err
+	}
+	if s.Direct {
+		return nil, op, invalid("a direct conversation has no ops after its first")
 	}
 	owner, err := MemberKey(s.Owner)
 	if err != nil {

@@ -26,6 +26,15 @@ type Membership struct {
 	Since     int64           `json:"since"`
 	Attempts  int             `json:"attempts,omitempty"`
 	LastError string          `json:"lastError,omitempty"`
+
+	// Direct conversations (rules/direct.go): With is the other member;
+	// Offer is set until the other member's node has the conversation
+	// (OwnerPeer and Addrs say where it is sent); Hidden until either
+	// writes in it again after the account closed it.
+	Direct bool   `json:"direct,omitempty"`
+	With   string `json:"with,omitempty"`
+	Offer  bool   `json:"offer,omitempty"`
+	Hidden bool   `json:"hidden,omitempty"`
 }
 
 // Membership statuses.

@@ -231,6 +231,11 @@ func (s *Store) State(party string) (*rules.State, error) {
 	return st, err
 }
 
+// Epoch moves after every committed transaction that wrote or dropped a
+// party state: what is derived from the held states stays true while it
+// does not move.
+func (s *Store) Epoch() uint64 { return s.stateEpoch.Load() }
+
 // listAll decodes every record under prefix.
 func listAll[T any](t *Txn, prefix string) ([]T, error) {
 	var out []T

@@ -16,6 +16,8 @@ export type ErrorCode =
   | "banned"
   | "body_too_large"
   | "cursor_invalid"
+  | "direct_conversation"
+  | "direct_not_allowed"
   | "email_taken"
   | "emoji_invalid"
   | "internal_error"
@@ -90,6 +92,8 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   banned: { status: 403, message: "You were removed from this party and cannot join it again unless its owner lifts the ban." },
   body_too_large: { status: 413, message: "The request body is too large." },
   cursor_invalid: { status: 400, message: "The page cursor is not valid. Start again from the newest messages." },
+  direct_conversation: { status: 409, message: "A direct conversation has no invites, topics or roles to change." },
+  direct_not_allowed: { status: 403, message: "You can write directly only to someone who is in a party with you." },
   email_taken: { status: 409, message: "An account with this email already exists. Sign in instead." },
   emoji_invalid: { status: 422, message: "A reaction is one emoji." },
   internal_error: { status: 500, message: "Something went wrong on this node. Details are in its log." },

@@ -528,6 +528,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your direct conversations (but those you closed)
+         * @description A direct conversation is one-to-one with another member of a party you are in. It is
+         *     held by the two home nodes only and does not count toward the 10-party limit. Its
+         *     messages are read and written like a party's, at
+         *     `/api/parties/{id}/topics/{topicId}/messages` with the conversation's `id` and `topicId`;
+         *     replies, reactions, edits and deletes work the same. It has no invites, topics or roles
+         *     (`direct_conversation`).
+         */
+        get: operations["listDirects"];
+        put?: never;
+        /**
+         * Open the direct conversation with a member you share a party with (or return it, listing it again if you had closed it)
+         * @description The conversation is the same one whoever of the two opens it. Its status is `waiting`
+         *     until the other member's node has it (it is offered again until it does); you can write
+         *     in it meanwhile, and what you write reaches them when it does.
+         */
+        post: operations["openDirect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dms/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Close a direct conversation
+         * @description Takes it off your list; nothing is deleted. It comes back when you open it again, or
+         *     when the other member writes in it while you still share a party.
+         */
+        delete: operations["closeDirect"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/parties/{id}/topics": {
         parameters: {
             query?: never;
@@ -674,7 +728,8 @@ export interface paths {
          *     `message.created`, `message.edited`, `message.deleted`, `message.reacted` (data: Message),
          *     `member.joined`, `member.left` ({memberId, kicked, banned}), `topic.created|renamed|deleted`
          *     (Topic), `party.updated` ({name}), `party.deleted`, `presence` ({memberId, online}),
-         *     `typing` ({topicId, memberId, displayName}).
+         *     `typing` ({topicId, memberId, displayName}), `direct.opened` ({id}: a direct conversation
+         *     was opened or listed again). A direct conversation's events carry its id as `partyId`.
          *
          *     Client → server frames: `{"type":"message.send","id":"r1","partyId","topicId","body","clientId"}`
          *     and `{"type":"typing","id","partyId","topicId"}`. Each is answered with
@@ -1001,8 +1056,32 @@ export interface components {
                 online: boolean;
             };
         };
+        /** @description A direct conversation with one other member. */
+        Direct: {
+            id: string;
+            /** @description Its one topic, where its messages are */
+            topicId: string;
+            with: components["schemas"]["Member"];
+            /**
+             * @description `waiting` until the other member's node has the conversation
+             * @enum {string}
+             */
+            status: "active" | "waiting";
+        };
+        /** @description A direct conversation was opened, or listed again; fetch /api/dms. */
+        DirectOpenedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "direct.opened";
+            partyId: string;
+            data: {
+                id: string;
+            };
+        };
         /** @description A server → client frame on /api/ws that tells of a change. */
-        Event: components["schemas"]["MessageCreatedEvent"] | components["schemas"]["MessageEditedEvent"] | components["schemas"]["MessageDeletedEvent"] | components["schemas"]["MemberJoinedEvent"] | components["schemas"]["MemberLeftEvent"] | components["schemas"]["MessageReactedEvent"] | components["schemas"]["TopicCreatedEvent"] | components["schemas"]["TopicRenamedEvent"] | components["schemas"]["TopicDeletedEvent"] | components["schemas"]["PartyUpdatedEvent"] | components["schemas"]["PartyDeletedEvent"] | components["schemas"]["TypingEvent"] | components["schemas"]["PresenceEvent"];
+        Event: components["schemas"]["MessageCreatedEvent"] | components["schemas"]["MessageEditedEvent"] | components["schemas"]["MessageDeletedEvent"] | components["schemas"]["MemberJoinedEvent"] | components["schemas"]["MemberLeftEvent"] | components["schemas"]["MessageReactedEvent"] | components["schemas"]["TopicCreatedEvent"] | components["schemas"]["TopicRenamedEvent"] | components["schemas"]["TopicDeletedEvent"] | components["schemas"]["PartyUpdatedEvent"] | components["schemas"]["PartyDeletedEvent"] | components["schemas"]["TypingEvent"] | components["schemas"]["PresenceEvent"] | components["schemas"]["DirectOpenedEvent"];
         Ack: {
             /** @enum {string} */
             type: "ack";
@@ -2403,6 +2482,98 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description `invite_invalid` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    listDirects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The conversations, by the other member's name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        dms: components["schemas"]["Direct"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Other"];
+        };
+    };
+    openDirect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    memberId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The conversation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Direct"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `direct_not_allowed`: you share no party with that member (or it is you) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    closeDirect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Closed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `party_not_found`: no such conversation of yours */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
