@@ -183,11 +183,21 @@ func (b *chrome) dialog(step, text string) {
 // closes: a click that lands while the dialog still animates in (slow on a
 // busy machine) may do nothing.
 func (b *chrome) submitDialog(step string) {
+	b.clickUntilGone(step, `[role=dialog] button[type=submit]`, chromedp.ByQuery)
+}
+
+// confirmDialog clicks the open dialog's button labelled label until the
+// dialog is gone (a click while it animates in may do nothing).
+func (b *chrome) confirmDialog(step, label string) {
+	b.clickUntilGone(step, `//*[@role="dialog"]//button[contains(., `+xpathText(label)+`)]`, chromedp.BySearch)
+}
+
+func (b *chrome) clickUntilGone(step, sel string, by chromedp.QueryOption) {
 	b.run(step,
-		chromedp.WaitVisible(`[role=dialog] button[type=submit]`),
+		chromedp.WaitVisible(sel, by),
 		chromedp.ActionFunc(func(ctx context.Context) error {
 			for {
-				if err := chromedp.Click(`[role=dialog] button[type=submit]`, chromedp.NodeVisible).Do(ctx); err != nil {
+				if err := chromedp.Click(sel, chromedp.NodeVisible, by).Do(ctx); err != nil {
 					return err
 				}
 				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)

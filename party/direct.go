@@ -236,7 +236,7 @@ func (p *Parties) directView(m store.Membership) (DirectView, error) {
 	if o == nil {
 		return DirectView{}, rules.ErrNotFound
 	}
-	v := DirectView{ID: st.ID, TopicID: rules.DirectTopic, With: p.c.memberView(st, o), Status: "active"}
+	v := DirectView{ID: st.ID, TopicID: st.ID, With: p.c.memberView(st, o), Status: "active"}
 	if m.Offer {
 		v.Status = "waiting"
 	}

@@ -26,6 +26,9 @@ type View struct {
 	Members []MemberView   `json:"members"`
 	Topics  []*rules.Topic `json:"topics"`
 	Limits  rules.Limits   `json:"limits"`
+	// Direct marks a direct conversation (Name is then the other
+	// member's label).
+	Direct bool `json:"direct,omitempty"`
 	// Bans are shown to the owner only.
 	Bans []BanView `json:"bans,omitempty"`
 	Seq  uint64    `json:"seq,omitempty"`
@@ -156,6 +159,8 @@ func (c *core) memberView(st *rules.State, m *rules.Member) MemberView {
 // roleOf is member's role in st: "owner", "admin" or "member".
 func roleOf(st *rules.State, member string) string {
 	switch {
+	case st.Direct: // nobody owns a direct conversation
+		return "member"
 	case member == st.Owner:
 		return "owner"
 	case st.IsAdmin(member):
@@ -172,6 +177,9 @@ func (c *core) view(st *rules.State, me string) View {
 		v.Status = "frozen"
 	}
 	v.Role = roleOf(st, me)
+	if o := st.Other(me); o != nil {
+		v.Direct, v.Name = true, rules.Label(st, o.ID, o.Name)
+	}
 	for _, m := range st.SortedMembers() {
 		v.Members = append(v.Members, c.memberView(st, m))
 	}

@@ -16,7 +16,9 @@ import (
 //     conversation with each other at the same moment open the same one.
 //     Either of them may sign it.
 //   - Nothing follows the create op: no topics, invites, roles, joins or
-//     kicks. The one topic is DirectTopic.
+//     kicks. The one topic has the conversation's id for its id (topic
+//     ids are unique across parties, and clients key unread counts by
+//     them).
 //   - Only the two home nodes hold it; it does not count toward
 //     MaxPartiesPerUser.
 //   - The members' names are not in the log (they would make the bytes
@@ -25,9 +27,6 @@ import (
 
 // KindDirect is the create op of a direct conversation.
 const KindDirect = "direct"
-
-// DirectTopic is the id of the one topic of every direct conversation.
-const DirectTopic = "direct"
 
 // DirectLimits are a direct conversation's limits.
 var DirectLimits = Limits{Members: 2, Topics: 1}
@@ -121,7 +120,7 @@ func directGenesis(sop SignedOp, op Op) (*State, error) {
 	s := &State{
 		ID: id, Owner: b.Members[0].ID, Limits: DirectLimits, Seq: 1, Head: id, Direct: true,
 		Members: map[string]*Member{},
-		Topics:  map[string]*Topic{DirectTopic: {ID: DirectTopic, Name: DirectTopic}},
+		Topics:  map[string]*Topic{id: {ID: id, Name: "direct"}},
 		Peers:   map[string]bool{},
 	}
 	for i, m := range b.Members {

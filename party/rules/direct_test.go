@@ -38,7 +38,7 @@ func TestDirectConversationIsOneWhoeverOpensIt(t *testing.T) {
 		t.Fatalf("ids %s / %s, DirectID %s: one conversation got two ids", stA.ID, stB.ID, want)
 	}
 	if !stA.Direct || len(stA.Members) != 2 || stA.Members[a.ID].Peer != "peer-a" || stA.Members[b.ID].Peer != "peer-b" ||
-		!stA.Peers["peer-a"] || !stA.Peers["peer-b"] || stA.Topics[rules.DirectTopic] == nil || stA.Limits != rules.DirectLimits {
+		!stA.Peers["peer-a"] || !stA.Peers["peer-b"] || stA.Topics[stA.ID] == nil || stA.Limits != rules.DirectLimits {
 		t.Fatalf("state %+v", stA)
 	}
 	if stA.Other(a.ID).ID != b.ID || stA.Other(b.ID).ID != a.ID || stA.Other("someone") != nil {
@@ -105,7 +105,7 @@ func TestDirectConversationJudgesAuthors(t *testing.T) {
 	}
 	now := time.Now()
 	post := func(k ed25519.PrivateKey, id, peer string) rules.SignedMessage {
-		sm, err := rules.SignMessage(rules.Message{Party: st.ID, Topic: rules.DirectTopic, Author: id, Node: peer, Seq: 1,
+		sm, err := rules.SignMessage(rules.Message{Party: st.ID, Topic: st.ID, Author: id, Node: peer, Seq: 1,
 			HLC: uint64(now.UnixMilli()) << 16, Kind: rules.MsgPost, Body: "hi"}, k)
 		if err != nil {
 			t.Fatal(err)

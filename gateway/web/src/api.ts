@@ -14,6 +14,7 @@ export type Topic = Schemas["Topic"];
 export type Party = Schemas["Party"];
 export type Message = Schemas["Message"];
 export type Invite = Schemas["Invite"];
+export type Direct = Schemas["Direct"];
 /** A change the node tells of on the live connection. */
 export type Event = Schemas["Event"];
 export type InvitePreview = paths["/api/invites/preview"]["post"]["responses"]["200"]["content"]["application/json"];
@@ -173,6 +174,10 @@ export const routes = {
     api<Party>("PUT", `/api/parties/${id}/admins/${memberId}`, seats === undefined ? {} : { seats }),
   removeAdmin: (id: string, memberId: string) => api<Party>("DELETE", `/api/parties/${id}/admins/${memberId}`),
   transfer: (id: string, memberId: string) => api<Party>("POST", `/api/parties/${id}/transfer`, { memberId }),
+
+  directs: () => api<{ dms: Direct[] }>("GET", "/api/dms"),
+  openDirect: (memberId: string) => api<Direct>("POST", "/api/dms", { memberId }),
+  closeDirect: (id: string) => api<void>("DELETE", `/api/dms/${id}`),
 
   createTopic: (id: string, name: string) => api<Topic>("POST", `/api/parties/${id}/topics`, { name }),
   renameTopic: (id: string, topic: string, name: string) =>

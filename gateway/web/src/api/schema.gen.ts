@@ -839,6 +839,8 @@ export interface components {
             attempts?: number;
             /** @description pending joins only, e.g. owner_unreachable */
             lastError?: string;
+            /** @description a direct conversation (see /api/dms); `name` is then the other member's name */
+            direct?: boolean;
         };
         Invite: {
             id: string;
@@ -1059,7 +1061,7 @@ export interface components {
         /** @description A direct conversation with one other member. */
         Direct: {
             id: string;
-            /** @description Its one topic, where its messages are */
+            /** @description Its one topic, where its messages are (the conversation's id) */
             topicId: string;
             with: components["schemas"]["Member"];
             /**

@@ -1,9 +1,13 @@
 // The member list of the open party: online dots, owner and admin badges
 // and fingerprints. The owner may make and remove admins, hand the party
 // over, remove members and lift bans; an admin may remove the members it
-// let in. Actions a user may not take are not offered.
+// let in. Anyone may write to another member directly ("Message"). Actions
+// a user may not take are not offered.
 import { ActionIcon, Avatar, Badge, Button, Group, Indicator, Menu, ScrollArea, Stack, Text } from "@mantine/core";
-import { IconDots } from "@tabler/icons-react";
+import { useState } from "react";
+import { notifications } from "@mantine/notifications";
+import { IconDots, IconMessage } from "@tabler/icons-react";
+import { describe } from "../errors";
 import { routes, type Party } from "../api";
 import type { PartiesStore } from "./parties";
 import type { Dialog } from "./ShellDialogs";
@@ -14,10 +18,26 @@ interface Props {
   me: string;
   store: PartiesStore;
   setDialog: (d: Dialog) => void;
+  /** Opens a path in the app. */
+  go: (path: string) => void;
 }
 
-export function MemberList({ party, me, store, setDialog }: Props) {
+export function MemberList({ party, me, store, setDialog, go }: Props) {
   const isOwner = party.role === "owner";
+  const [opening, setOpening] = useState("");
+  // Write to a member directly: open (or find) the conversation and go there.
+  const message = async (memberId: string) => {
+    setOpening(memberId);
+    try {
+      const d = await routes.openDirect(memberId);
+      await store.refresh(d.id);
+      go(`/p/${d.id}/${d.topicId}`);
+    } catch (e) {
+      notifications.show({ color: "red", message: describe(e) });
+    } finally {
+      setOpening("");
+    }
+  };
   const nameOf = (id?: string) => {
     const m = party.members.find((x) => x.memberId === id);
     return m ? m.label || m.displayName : "a former admin";
@@ -25,7 +45,7 @@ export function MemberList({ party, me, store, setDialog }: Props) {
   return (
     <ScrollArea h="100%">
         <Stack gap="xs" p="sm" component="section" aria-label="Members">
-          <Text size="xs" fw={700} c="dimmed" tt="uppercase">Members — {party.members.length} / {party.limits?.members ?? 10}</Text>
+          <Text size="xs" fw={700} c="dimmed" tt="uppercase">{party.direct ? "In this conversation" : `Members — ${party.members.length} / ${party.limits?.members ?? 10}`}</Text>
           {party.members.map((m) => (
             <Group key={m.memberId} justify="space-between" wrap="nowrap" data-testid="member">
               <Group gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
@@ -46,13 +66,14 @@ export function MemberList({ party, me, store, setDialog }: Props) {
                   <Text size="xs" c="dimmed" ff="monospace" title="Member key fingerprint: compare it with the person to be sure who they are" data-testid="fingerprint">{m.fingerprint}</Text>
                 </Stack>
               </Group>
-              {m.role !== "owner" && m.memberId !== me && (isOwner || (party.role === "admin" && m.admittedBy === me && m.role !== "admin")) && (
+              {m.memberId !== me && !party.direct && (
                 <Menu position="bottom-end" withinPortal>
                   <Menu.Target>
-                    <ActionIcon variant="subtle" size="sm" aria-label={`Options for ${m.displayName}`}><IconDots size={14} /></ActionIcon>
+                    <ActionIcon variant="subtle" size="sm" aria-label={`Options for ${m.displayName}`} loading={opening === m.memberId}><IconDots size={14} /></ActionIcon>
                   </Menu.Target>
                   <Menu.Dropdown>
-                    {isOwner && m.role !== "admin" && (
+                    <Menu.Item leftSection={<IconMessage size={14} />} onClick={() => void message(m.memberId)}>Message</Menu.Item>
+                    {isOwner && m.role === "member" && (
                       <Menu.Item onClick={() => setDialog({ kind: "admin", memberId: m.memberId, name: m.label || m.displayName, seats: 0, isAdmin: false })}>Make admin</Menu.Item>
                     )}
                     {isOwner && m.role === "admin" && (
@@ -61,8 +82,10 @@ export function MemberList({ party, me, store, setDialog }: Props) {
                         <Menu.Item onClick={() => setDialog({ kind: "removeAdmin", memberId: m.memberId, name: m.label || m.displayName })}>Remove admin</Menu.Item>
                       </>
                     )}
-                    {isOwner && <Menu.Item onClick={() => setDialog({ kind: "transfer", memberId: m.memberId, name: m.label || m.displayName })}>Make owner</Menu.Item>}
-                    <Menu.Item color="red" onClick={() => setDialog({ kind: "kick", memberId: m.memberId, name: m.label || m.displayName })}>Remove from party</Menu.Item>
+                    {isOwner && m.role !== "owner" && <Menu.Item onClick={() => setDialog({ kind: "transfer", memberId: m.memberId, name: m.label || m.displayName })}>Make owner</Menu.Item>}
+                    {m.role !== "owner" && (isOwner || (party.role === "admin" && m.admittedBy === me && m.role !== "admin")) && (
+                      <Menu.Item color="red" onClick={() => setDialog({ kind: "kick", memberId: m.memberId, name: m.label || m.displayName })}>Remove from party</Menu.Item>
+                    )}
                   </Menu.Dropdown>
                 </Menu>
               )}

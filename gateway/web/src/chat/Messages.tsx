@@ -300,15 +300,18 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0 }: { live
   const names = Object.values(typing).map((t) => t.name);
   const typingLine = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : "Several people are typing…";
 
+  // A direct conversation is named after the other member.
+  const place = party.direct ? `@${party.name}` : `#${topic.name}`;
+
   return (
     <Stack gap={0} className="pane" style={{ flex: 1, minHeight: 0 }}>
       <Group px="md" py="xs" className="pane-head" wrap="nowrap">
-        <Text fw={700} truncate data-testid="topic-name"># {topic.name}</Text>
+        <Text fw={700} truncate data-testid="topic-name">{party.direct ? place : `# ${topic.name}`}</Text>
       </Group>
-      <div ref={scroller} onScroll={onScroll} className="messages" role="log" aria-label={`Messages in ${topic.name}`} aria-live="polite" data-testid="messages">
+      <div ref={scroller} onScroll={onScroll} className="messages" role="log" aria-label={`Messages in ${place}`} aria-live="polite" data-testid="messages">
         {loadingOlder && <Center p="sm"><Loader size="sm" aria-label="Loading older messages" /></Center>}
         {loaded && !cursor && (
-          <Text c="dimmed" size="sm" ta="center" p="md" data-testid="history-start">This is the start of #{topic.name}.</Text>
+          <Text c="dimmed" size="sm" ta="center" p="md" data-testid="history-start">{party.direct ? `This is the start of your conversation with ${party.name}.` : `This is the start of #${topic.name}.`}</Text>
         )}
         {!loaded && !error && <Center p="xl"><Loader aria-label="Loading messages" /></Center>}
         {error && <Text c="red" size="sm" p="md" role="alert">{error} <Button size="compact-xs" variant="light" onClick={() => void loadNewest()}>Try again</Button></Text>}
@@ -350,7 +353,7 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0 }: { live
           <CloseButton size="sm" aria-label="Cancel the reply" onClick={() => setReplyTo(null)} />
         </Group>
       )}
-      <Composer topic={topic} replying={!!replyTo} onCancelReply={() => setReplyTo(null)} onEditLast={editLast}
+      <Composer place={place} replying={!!replyTo} onCancelReply={() => setReplyTo(null)} onEditLast={editLast}
         members={party.members.filter((x) => x.memberId !== me)}
         onSend={(b) => { void send(b, newClientId(), replyTo ?? undefined); setReplyTo(null); }}
         onTyping={() => live.typing(party.id, topic.id)} />
@@ -522,8 +525,9 @@ function MessageRow({ m, me, party, topic, highlighted, grouped, editing, setEdi
   );
 }
 
-function Composer({ topic, replying, onCancelReply, onEditLast, members, onSend, onTyping }: {
-  topic: Topic; replying: boolean; onCancelReply: () => void; onEditLast: () => boolean; members: Member[];
+function Composer({ place, replying, onCancelReply, onEditLast, members, onSend, onTyping }: {
+  /** Where the message goes: "#topic", or "@name" in a direct conversation. */
+  place: string; replying: boolean; onCancelReply: () => void; onEditLast: () => boolean; members: Member[];
   onSend: (body: string) => void; onTyping: () => void;
 }) {
   const [body, setBody] = useState("");
@@ -603,7 +607,7 @@ function Composer({ topic, replying, onCancelReply, onEditLast, members, onSend,
       <Textarea
         ref={input}
         style={{ flex: 1 }} autosize minRows={1} maxRows={8} maxLength={4000}
-        placeholder={`Message #${topic.name}`} aria-label={`Message #${topic.name}`} data-testid="composer"
+        placeholder={`Message ${place}`} aria-label={`Message ${place}`} data-testid="composer"
         value={body} onKeyDown={onKeyDown}
         onChange={(e) => {
           setBody(e.currentTarget.value);

@@ -1,5 +1,6 @@
 // The navigation column: the rail of parties, the open party's topics,
-// and the signed-in account with its sign-out button.
+// the direct conversations, and the signed-in account with its sign-out
+// button.
 import { ActionIcon, Avatar, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
 import { IconDots, IconHash, IconLink, IconLogout, IconPlus, IconUserPlus } from "@tabler/icons-react";
 import type { Account, Party, Topic } from "../api";
@@ -30,12 +31,14 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
   const canManage = isOwner || party?.role === "admin";
   const active = party?.status === "active" || party?.status === "frozen";
   const partyUnread = (p: Party) => p.topics.some((t) => (unread[t.id] ?? 0) > 0);
+  const direct = party?.direct === true;
+  const directs = (parties ?? []).filter((p) => p.direct);
   return (
     <Group h="100%" gap={0} align="stretch" wrap="nowrap">
       <nav aria-label="Parties" className="rail">
         <ScrollArea h="100%" type="never">
           <Stack gap="sm" align="center" py="sm">
-            {(parties ?? []).map((p) => (
+            {(parties ?? []).filter((p) => !p.direct).map((p) => (
               <Tooltip key={p.id} label={p.name + (p.status === "pending" ? " (waiting to be let in)" : p.status === "undone" ? " (not admitted)" : "")} position="right" withArrow>
                 <Indicator disabled={!partyUnread(p)} color="red" size={10} offset={4} label="">
                   <UnstyledButton
@@ -67,8 +70,19 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
 
       <Stack gap={0} style={{ flex: 1, minWidth: 0 }}>
         <Group justify="space-between" p="sm" wrap="nowrap" className="pane-head">
-          <Title order={2} size="h5" lineClamp={1} data-testid="party-name">{party?.name ?? "No party yet"}</Title>
-          {party && (
+          <Title order={2} size="h5" lineClamp={1} data-testid="party-name">{party ? (direct ? `@${party.name}` : party.name) : "No party yet"}</Title>
+          {party && direct && (
+            <Menu position="bottom-end" withinPortal>
+              <Menu.Target>
+                <ActionIcon variant="subtle" aria-label="Conversation options"><IconDots size={18} /></ActionIcon>
+              </Menu.Target>
+              <Menu.Dropdown>
+                <Menu.Item onClick={() => setDialog({ kind: "notifications" })}>Notifications</Menu.Item>
+                <Menu.Item color="red" onClick={() => setDialog({ kind: "closeDirect" })}>Close conversation</Menu.Item>
+              </Menu.Dropdown>
+            </Menu>
+          )}
+          {party && !direct && (
             <Menu position="bottom-end" withinPortal>
               <Menu.Target>
                 <ActionIcon variant="subtle" aria-label="Party options"><IconDots size={18} /></ActionIcon>
@@ -98,7 +112,7 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
                   {describeCode(party.lastError)} You can dismiss this from the party menu.
                 </Text>
               )}
-              {party?.topics.map((t) => (
+              {!direct && party?.topics.map((t) => (
                 <Group key={t.id} gap={0} wrap="nowrap" className="topic-row">
                   <NavLink
                     component="button"
@@ -135,6 +149,37 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
                   Add topic
                 </Button>
               )}
+            </Stack>
+          </nav>
+          <nav aria-label="Direct messages">
+            <Stack gap={2} p="xs">
+              <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="xs">Direct messages</Text>
+              {directs.length === 0 && (
+                <Text size="xs" c="dimmed" px="xs">To write to someone alone, open their menu in a party's member list and choose Message.</Text>
+              )}
+              {directs.map((d) => {
+                const t = d.topics[0];
+                const n = t ? unread[t.id] ?? 0 : 0;
+                const other = d.members.find((m) => m.memberId !== me.memberId);
+                return (
+                  <NavLink
+                    key={d.id}
+                    component="button"
+                    label={d.name}
+                    leftSection={
+                      <Indicator color={other?.online ? "green" : "gray"} position="bottom-end" size={8} offset={3} withBorder>
+                        <Avatar size="xs" radius="xl">{initials(d.name)}</Avatar>
+                      </Indicator>
+                    }
+                    active={d.id === party?.id}
+                    aria-current={d.id === party?.id ? "page" : undefined}
+                    onClick={() => go(`/p/${d.id}` + (t ? `/${t.id}` : ""))}
+                    rightSection={n > 0 ? <span className="unread" aria-label={`${n} unread`}>{n}</span> : null}
+                    fw={n > 0 ? 700 : undefined}
+                    data-testid="direct"
+                  />
+                );
+              })}
             </Stack>
           </nav>
         </ScrollArea>

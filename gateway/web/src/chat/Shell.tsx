@@ -90,7 +90,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
         <AppShell.Header>
           <Group h="100%" px="sm" justify="space-between" wrap="nowrap">
             <Burger opened={navOpen} onClick={nav.toggle} aria-label="Parties and topics" size="sm" />
-            <Text fw={600} truncate>{party ? party.name + (topic ? " · #" + topic.name : "") : "ChatterBox"}</Text>
+            <Text fw={600} truncate>{party ? party.name + (topic && !party.direct ? " · #" + topic.name : "") : "ChatterBox"}</Text>
             <ActionIcon variant="subtle" onClick={members.toggle} aria-label="Members" disabled={!party}><IconUsers size={20} /></ActionIcon>
           </Group>
         </AppShell.Header>
@@ -142,7 +142,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
       </AppShell.Main>
 
       <AppShell.Aside>
-        {party && <MemberList party={party} me={me.memberId} store={store} setDialog={setDialog} />}
+        {party && <MemberList party={party} me={me.memberId} store={store} setDialog={setDialog} go={go} />}
       </AppShell.Aside>
 
       <ShellDialogs dialog={dialog} close={() => setDialog(null)} party={party} store={store} go={go} me={me.memberId} />

@@ -24,6 +24,7 @@ export type Dialog =
   | { kind: "admitters" }
   | { kind: "notifications" }
   | { kind: "joinLink" }
+  | { kind: "closeDirect" }
   | null;
 
 interface Props {
@@ -39,12 +40,14 @@ interface Props {
 }
 
 export function ShellDialogs({ dialog, close, party, store, go, me }: Props) {
+  // Direct conversations are not parties and do not count.
+  const partyCount = store.parties?.filter((p) => !p.direct).length ?? 0;
   return (
     <>
       <JoinLinkDialog opened={dialog?.kind === "joinLink"} onClose={close} onToken={(token) => go(`/join#${token}`)} />
       <NameDialog opened={dialog?.kind === "createParty"} title="Create a party" label="Party name" submitLabel="Create" onClose={close}
-        note={`You are in ${store.parties?.length ?? 0} / ${MAX_PARTIES} parties.`}
-        blocked={(store.parties?.length ?? 0) >= MAX_PARTIES ? "You are in the most parties allowed. Leave one to create another." : undefined}
+        note={`You are in ${partyCount} / ${MAX_PARTIES} parties.`}
+        blocked={partyCount >= MAX_PARTIES ? "You are in the most parties allowed. Leave one to create another." : undefined}
         onSubmit={async (name) => {
           const p = await routes.createParty(name);
           store.dispatch({ type: "put", party: p });
@@ -60,6 +63,9 @@ export function ShellDialogs({ dialog, close, party, store, go, me }: Props) {
           <ConfirmDialog opened={dialog?.kind === "leaveParty"} title={`Leave ${party.name}?`} confirmLabel="Leave party" onClose={close}
             text="You will stop receiving its messages. You need a new invite to come back."
             onConfirm={async () => { await routes.leaveParty(party.id); store.dispatch({ type: "drop", partyId: party.id }); }} />
+          <ConfirmDialog opened={dialog?.kind === "closeDirect"} title={`Close the conversation with ${party.name}?`} confirmLabel="Close" onClose={close}
+            text="It leaves your list; nothing is deleted. It comes back when you write to them again, or when they write to you."
+            onConfirm={async () => { await routes.closeDirect(party.id); store.dispatch({ type: "drop", partyId: party.id }); go("/"); }} />
           <InviteDialog opened={dialog?.kind === "invite"} partyId={party.id} partyName={party.name} onClose={close} />
           <NameDialog opened={dialog?.kind === "createTopic"} title="Create a topic" label="Topic name" submitLabel="Create" onClose={close}
             note={`This party has ${party.topics.length} / ${party.limits?.topics ?? 10} topics.`}

@@ -1,5 +1,7 @@
-// The parties store: the signed-in account's parties and unread counts,
-// loaded once and kept current by the live connection's events.
+// The parties store: the signed-in account's parties and direct
+// conversations (as parties marked `direct`, which is how the node shows
+// one) and unread counts, loaded once and kept current by the live
+// connection's events.
 import { useCallback, useEffect, useReducer, useRef } from "react";
 import { notifications } from "@mantine/notifications";
 import { routes, type Party } from "../api";
@@ -81,7 +83,10 @@ export function useParties(live: Live, me: string, openTopic: () => string | und
 
   const reload = useCallback(async () => {
     try {
-      dispatch({ type: "loaded", parties: (await routes.parties()).parties ?? [] });
+      const [{ parties }, { dms }] = await Promise.all([routes.parties(), routes.directs()]);
+      // A direct conversation gone since it was listed is left out.
+      const directs = await Promise.all((dms ?? []).map((d) => routes.party(d.id).catch(() => null)));
+      dispatch({ type: "loaded", parties: [...(parties ?? []), ...directs.filter((d): d is Party => d !== null)] });
     } catch (e) {
       dispatch({ type: "loadFailed", error: describe(e) });
     }
@@ -115,7 +120,8 @@ export function useParties(live: Live, me: string, openTopic: () => string | und
               const m = p?.members.find((x) => x.memberId === id);
               return m ? m.label || m.displayName : "someone";
             };
-            notify(`${ev.data.author.label || ev.data.author.displayName} in ${p?.name ?? "a party"}`,
+            const who = ev.data.author.label || ev.data.author.displayName;
+            notify(p?.direct ? who : `${who} in ${p?.name ?? "a party"}`,
               ev.data.body.replace(mentionPattern, (_, id: string) => "@" + nameOf(id)), () => onOpen(`/p/${ev.partyId}/${ev.data.topicId}`));
           }
           break;
@@ -138,6 +144,7 @@ export function useParties(live: Live, me: string, openTopic: () => string | und
             void refresh(ev.partyId);
           }
           break;
+        case "direct.opened":
         case "party.updated":
         case "topic.created":
         case "topic.renamed":

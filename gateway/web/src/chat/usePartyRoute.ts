@@ -13,7 +13,7 @@ export function usePartyRoute(parties: Party[] | null): { party: Party | null; t
   useEffect(() => {
     if (!parties) return;
     if (!party) {
-      const first = parties.find((p) => p.status === "active") ?? parties[0];
+      const first = parties.find((p) => p.status === "active" && !p.direct) ?? parties.find((p) => !p.direct) ?? parties[0];
       if (first) navigate(`/p/${first.id}` + (first.topics[0] ? `/${first.topics[0].id}` : ""), { replace: true });
       else if (params.party) navigate("/", { replace: true });
       return;
