@@ -1,12 +1,20 @@
 package node_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatterbox/chatterbox/node/nodetest"
+	"github.com/chatterbox/chatterbox/party/replica"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // messageOn returns message id as u's node shows it, or nil.
@@ -151,4 +159,144 @@ func bodies(r nodetest.Response) []string {
 		out = append(out, m.(map[string]any)["body"].(string))
 	}
 	return out
+}
+
+// A member's replies, reactions, edits and deletes reach real nodes over
+// GossipSub in any order — reactions before the post they react to, an
+// edit before the post, a reply before what it answers — and every node
+// ends with the same messages as if they had come in order. The author is
+// a rogue node that publishes its feed out of order and answers catch-up
+// with everything it published.
+func TestShuffledGossipEndsTheSameOnEveryNode(t *testing.T) {
+	nodes := nodetest.Start(t, 2)
+	a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
+	id, topic := partyOf(t, a, b)
+	rogue := nodetest.NewRogue(t)
+	for _, n := range nodes {
+		if err := rogue.Connect(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rogue.Join(nodes[0], invite(t, a, id, nil).String("token"), "Rex"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		nodetest.Eventually(t, converge, "every node to know Rex", func() bool {
+			st, err := n.Parties().State(id)
+			return err == nil && st.Members[rogue.MemberID()] != nil
+		})
+	}
+
+	var (
+		mu   sync.Mutex
+		feed []rules.SignedMessage
+		seq  uint64
+	)
+	start := uint64(time.Now().UnixMilli()) << 16
+	sign := func(kind, body, target, replyTo string) rules.SignedMessage {
+		mu.Lock()
+		defer mu.Unlock()
+		seq++
+		sm, err := rules.SignMessage(rules.Message{Party: id, Topic: topic, Author: rogue.MemberID(), Node: rogue.Peer, Seq: seq,
+			HLC: start + seq, Kind: kind, Body: body, Target: target, ReplyTo: replyTo}, rogue.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sm
+	}
+	// Catch-up from the rogue brings all it published (the judge drops
+	// what a node has); it has no ops to give.
+	rogue.SetAnswer(func(_ context.Context, _ string, raw []byte) []byte {
+		var req replica.Request
+		json.Unmarshal(raw, &req)
+		if req.Type != "msgsync" {
+			return []byte(`{}`)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out, _ := json.Marshal(replica.MsgSyncResponse{Messages: feed})
+		return out
+	})
+	publish := func(sm rules.SignedMessage) {
+		mu.Lock()
+		if !slices.ContainsFunc(feed, func(o rules.SignedMessage) bool { return o.ID() == sm.ID() }) {
+			feed = append(feed, sm)
+		}
+		mu.Unlock()
+		raw, _ := json.Marshal(map[string]any{"t": "msg", "msg": sm})
+		if err := rogue.Net.Publish(context.Background(), id, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The mesh forms: the first post is sent until both nodes have it.
+	hello := sign(rules.MsgPost, "hello", "", "")
+	for _, u := range []*user{a, b} {
+		nodetest.Eventually(t, converge, u.name+" to hear Rex", func() bool {
+			publish(hello)
+			return messageOn(u, id, topic, hello.ID()) != nil
+		})
+	}
+
+	// Once the posts are everywhere, round 0 gossips the changes in order;
+	// round 1 gives them only by catch-up, in reverse (every take-back
+	// before its reaction, the edit first: a sync response is judged in
+	// the order it lists, so the first node to catch up applies exactly
+	// that order). Round 2 gossips posts and changes shuffled together
+	// (reactions and a reply before their post, a delete before what it
+	// deletes).
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 3 {
+		p := sign(rules.MsgPost, fmt.Sprintf("post %d", round), "", "")
+		r := sign(rules.MsgPost, "a reply", "", p.ID())
+		q := sign(rules.MsgPost, "soon gone", "", "")
+		changes := []rules.SignedMessage{
+			sign(rules.MsgReact, "👍", p.ID(), ""),
+			sign(rules.MsgUnreact, "👍", p.ID(), ""),
+			sign(rules.MsgReact, "🎉", p.ID(), ""),
+			sign(rules.MsgEdit, fmt.Sprintf("post %d, edited", round), p.ID(), ""),
+			sign(rules.MsgReact, "👍", r.ID(), ""),
+			sign(rules.MsgDelete, "", q.ID(), ""),
+		}
+		switch round {
+		case 0, 1:
+			for _, u := range []*user{a, b} {
+				nodetest.Eventually(t, converge, u.name+" to have the posts", func() bool {
+					for _, sm := range []rules.SignedMessage{p, r, q} {
+						if messageOn(u, id, topic, sm.ID()) == nil {
+							publish(sm)
+							return false
+						}
+					}
+					return true
+				})
+			}
+			if round == 1 {
+				slices.Reverse(changes)
+				mu.Lock()
+				feed = append(feed, changes...)
+				mu.Unlock()
+				changes = nil
+			}
+		case 2:
+			changes = append(changes, p, r, q)
+			rng.Shuffle(len(changes), func(i, j int) { changes[i], changes[j] = changes[j], changes[i] })
+		}
+		for _, sm := range changes {
+			publish(sm)
+		}
+		for _, u := range []*user{a, b} {
+			nodetest.Eventually(t, converge, fmt.Sprintf("%s to end round %d as if in order", u.name, round), func() bool {
+				pm, rm, qm := messageOn(u, id, topic, p.ID()), messageOn(u, id, topic, r.ID()), messageOn(u, id, topic, q.ID())
+				if pm == nil || rm == nil || qm == nil {
+					return false
+				}
+				quote, _ := rm["replyTo"].(map[string]any)
+				return pm["body"] == fmt.Sprintf("post %d, edited", round) &&
+					fmt.Sprint(reactionsOf(pm)) == fmt.Sprint(map[string]int{"🎉": 1}) &&
+					fmt.Sprint(reactionsOf(rm)) == fmt.Sprint(map[string]int{"👍": 1}) &&
+					quote != nil && quote["excerpt"] == fmt.Sprintf("post %d, edited", round) &&
+					qm["deleted"] == true
+			})
+		}
+	}
 }
