@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,20 @@ func (fakeNode) Traffic() Traffic {
 // a Badger database in a temp dir.
 func testServer(t *testing.T, mutate ...func(*identity.Config)) *httptest.Server {
 	t.Helper()
+	gw, err := New(Config{Identity: testIdentity(t, mutate...), Node: fakeNode{}, Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetReady(true)
+	srv := httptest.NewServer(gw.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// testIdentity is a real identity service on a Badger database in a temp
+// dir.
+func testIdentity(t *testing.T, mutate ...func(*identity.Config)) *identity.Service {
+	t.Helper()
 	db, err := badger.Open(badger.DefaultOptions(t.TempDir()).WithLogger(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -47,14 +63,7 @@ func testServer(t *testing.T, mutate ...func(*identity.Config)) *httptest.Server
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { id.Close() })
-	gw, err := New(Config{Identity: id, Node: fakeNode{}, Version: "test", Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.SetReady(true)
-	srv := httptest.NewServer(gw.Handler())
-	t.Cleanup(srv.Close)
-	return srv
+	return id
 }
 
 type resp struct {
@@ -325,4 +334,51 @@ func TestHealthNotReady(t *testing.T) {
 	srv := httptest.NewServer(gw.Handler())
 	defer srv.Close()
 	expect(t, do(t, srv, "GET", "/healthz", nil), 503, "not_ready")
+}
+
+// Pages opened under another loopback name of the gateway's port are sent
+// to the one origin mailed and invite links use, so a tab and a link
+// share one sign-in; the API answers under every allowed name.
+func TestPagesAreServedUnderOneOrigin(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gw, err := New(Config{Identity: testIdentity(t), Node: fakeNode{}, Version: "test", Logger: log, Listener: ln, PublicURL: "http://localhost:" + port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetReady(true)
+	srv := httptest.NewUnstartedServer(gw.Handler())
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(host, path string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Host = host
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for _, host := range []string{"127.0.0.1:" + port, "[::1]:" + port, "127.0.0.2:" + port} {
+		res := get(host, "/join?x=1")
+		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "http://localhost:"+port+"/join?x=1" {
+			t.Errorf("page under %s: %d to %q, want 302 to the localhost origin", host, res.StatusCode, res.Header.Get("Location"))
+		}
+		if res := get(host, "/api/node"); res.StatusCode != http.StatusOK {
+			t.Errorf("API under %s: %d, want 200 (no redirect)", host, res.StatusCode)
+		}
+	}
+	for _, host := range []string{"localhost:" + port, "127.0.0.1:1"} { // the origin itself; another port is not ours to unify
+		if res := get(host, "/join"); res.StatusCode != http.StatusOK {
+			t.Errorf("page under %s: %d, want 200", host, res.StatusCode)
+		}
+	}
 }

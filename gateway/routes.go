@@ -31,7 +31,7 @@ func (s *Server) routes() http.Handler {
 		s.partyRoutes(mux)
 	}
 
-	return s.recoverer(securityHeaders(s.guard(jsonFallbacks(mux))))
+	return s.recoverer(securityHeaders(s.guard(s.canonical(jsonFallbacks(mux)))))
 }
 
 // jsonFallbacks answers requests no route matches (404, or 405 for a known

@@ -40,7 +40,7 @@ func TestBrowserMentionsAndNotifications(t *testing.T) {
 	// Alice turns notifications on, granting the permission when the app
 	// asks (it never asks on load).
 	a.run("grant notifications", chromedp.ActionFunc(func(ctx context.Context) error {
-		return cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "notifications"}, cdpbrowser.PermissionSettingGranted).WithOrigin(nodes[0].GatewayURL()).Do(ctx)
+		return cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "notifications"}, cdpbrowser.PermissionSettingGranted).WithOrigin(nodes[0].OpenURL()).Do(ctx)
 	}))
 	var ok bool
 	a.run("instrument notifications", chromedp.Evaluate(instrumentNotifications, &ok))

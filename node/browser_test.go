@@ -104,6 +104,22 @@ func newChrome(t *testing.T, name, exe, base string) *chrome {
 	return b
 }
 
+// newTab opens another tab of b's browser (same profile, same storage).
+func (b *chrome) newTab(name string) *chrome {
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	tab := &chrome{t: b.t, name: name, ctx: ctx, base: b.base}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if ev, ok := ev.(*runtime.EventExceptionThrown); ok {
+			tab.record("exception: " + ev.ExceptionDetails.Error())
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		b.t.Fatalf("%s: open a tab: %v", name, err)
+	}
+	b.t.Cleanup(cancel)
+	return tab
+}
+
 func (b *chrome) record(s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -585,19 +601,28 @@ func TestBrowserAccountFlows(t *testing.T) {
 	exe := chromiumPath(t)
 	ms := nodetest.StartMailServer(t, false)
 	n := mailNode(t, ms, false, nil)
-	// Links in mails name localhost; the app is used there too.
-	base := strings.Replace(n.GatewayURL(), "127.0.0.1", "localhost", 1)
-	c := newChrome(t, "carol", exe, base)
+	// Carol opens the address the node listens on (127.0.0.1); the app
+	// moves her to the one origin mailed links use (localhost), so the
+	// mailed link opens signed in, and the tab she left learns at once
+	// that her email is verified.
+	c := newChrome(t, "carol", exe, n.GatewayURL())
 
 	c.signUp("Carol", "carol@example.test", "correct horse battery staple")
+	var origin string
+	c.run("see the banner, on the canonical origin", chromedp.WaitVisible(`[data-testid=verify-banner]`), chromedp.Evaluate(`location.origin`, &origin))
+	if origin != n.OpenURL() || !strings.Contains(origin, "localhost") {
+		t.Fatalf("the app runs on %s, want %s (where links in mails point)", origin, n.OpenURL())
+	}
 	verify := nodetest.ParseMail(t, ms.Next(t).Raw).Link(t)
-	c.run("follow the verification link",
+	mail := c.newTab("carol-mail")
+	mail.run("follow the verification link in another tab",
 		chromedp.Navigate(verify),
 		chromedp.WaitVisible(`//*[@data-testid="done"][contains(., "your email carol@example.test is verified")]`, chromedp.BySearch),
 		chromedp.Click(`//a[contains(., "Open ChatterBox")]`, chromedp.BySearch),
 		chromedp.WaitVisible(`[data-testid=me]`),
 		chromedp.WaitNotPresent(`[data-testid=verify-banner]`),
 	)
+	c.run("the first tab drops its banner without a reload", chromedp.WaitNotPresent(`[data-testid=verify-banner]`))
 
 	c.run("sign out", chromedp.Click(`button[aria-label="Sign out"]`), chromedp.WaitVisible(`input[autocomplete=current-password]`))
 	c.run("a wrong password gets its sentence",

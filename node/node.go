@@ -444,6 +444,15 @@ func (n *Node) GatewayURL() string {
 	return n.gw.URL()
 }
 
+// OpenURL is where a browser should open the web app: the one origin
+// links in mails and invites use (see gateway.Server.OpenURL).
+func (n *Node) OpenURL() string {
+	if n.gw == nil {
+		return ""
+	}
+	return n.gw.OpenURL()
+}
+
 // Config is the node's configuration with defaults filled in.
 func (n *Node) Config() Config { return n.cfg }
 

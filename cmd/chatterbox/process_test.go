@@ -147,8 +147,8 @@ func TestProcessRunStopRestart(t *testing.T) {
 		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false", "--nat-portmap=false"}
 
 	p, url := start(t, args...)
-	if url != fmt.Sprintf("http://127.0.0.1:%d", gwPort) {
-		t.Fatalf("gateway URL = %q", url)
+	if url != fmt.Sprintf("http://localhost:%d", gwPort) {
+		t.Fatalf("gateway URL = %q, want the origin mailed links use", url)
 	}
 	c := nodetest.NewClient(t, url)
 	c.Must(200, "GET", "/healthz", nil)
@@ -284,7 +284,7 @@ func TestProcessRefusesBusyPortsAndPrintsAnOpenableURL(t *testing.T) {
 	gwPort := freePort(t)
 	first, url := start(t, "run", "--data-dir", t.TempDir(), "--gateway-addr", fmt.Sprintf("0.0.0.0:%d", gwPort),
 		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false", "--nat-portmap=false")
-	if url != fmt.Sprintf("http://127.0.0.1:%d", gwPort) {
+	if url != fmt.Sprintf("http://localhost:%d", gwPort) {
 		t.Fatalf("gateway on 0.0.0.0 printed %q, want a URL a browser can open", url)
 	}
 	nodetest.NewClient(t, url).Must(200, "GET", "/healthz", nil)

@@ -331,7 +331,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "ChatterBox node is running.\n  gateway:  %s\n  peer id:  %s\n  data dir: %s\nOpen the gateway URL in your browser. Press Ctrl-C to stop.\n",
-		n.GatewayURL(), n.PeerID(), n.DataDir())
+		n.OpenURL(), n.PeerID(), n.DataDir())
 
 	<-ctx.Done()
 	log.Info("shutting down")

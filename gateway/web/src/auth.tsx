@@ -18,6 +18,17 @@ interface AuthApi {
 
 const Ctx = createContext<AuthApi | null>(null);
 
+/** The BroadcastChannel on which a tab tells the others of this origin
+ * that the account changed (its email was verified). */
+const accountChannel = "chatterbox.account";
+
+/** Tells the other open tabs to load the account again. */
+export function announceAccountChange() {
+  const c = new BroadcastChannel(accountChannel);
+  c.postMessage("changed");
+  c.close();
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<AuthState>({ status: "loading" });
 
@@ -42,7 +53,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       if (e.key === "chatterbox.refreshToken" && (e.newValue === null) !== (e.oldValue === null)) void reload();
     };
     window.addEventListener("storage", onStorage);
-    return () => window.removeEventListener("storage", onStorage);
+    // Another tab verified the email (or changed the account otherwise).
+    const channel = new BroadcastChannel(accountChannel);
+    channel.onmessage = () => void reload();
+    return () => {
+      window.removeEventListener("storage", onStorage);
+      channel.close();
+    };
   }, [reload]);
 
   const signedIn = useCallback(async (t: Tokens) => {

@@ -7,7 +7,7 @@ import {
 } from "@mantine/core";
 import { IconBrandGithub, IconBrandGoogle, IconCheck, IconAlertCircle } from "@tabler/icons-react";
 import { ApiError, routes } from "../api";
-import { useAuth } from "../auth";
+import { announceAccountChange, useAuth } from "../auth";
 import { describe, sentenceFor } from "../errors";
 import { useAction } from "../useAction";
 import { peekNext } from "../next";
@@ -196,6 +196,7 @@ export function VerifyEmail() {
       (a) => {
         setResult({ ok: true, text: `Thank you, ${a.displayName}: your email ${a.email} is verified.` });
         void reload();
+        announceAccountChange(); // an open ChatterBox tab drops its banner at once
       },
       (e) => setResult({ ok: false, text: describe(e) }),
     );
