@@ -75,6 +75,9 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 		return ps.RevokeInvite(r.Context(), actor(p), r.PathValue("id"), r.PathValue("inviteId"))
 	}))
 	route("POST /api/invites/accept", s.handleAcceptInvite)
+	route("POST /api/invites/status", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req tokenRequest) (any, error) {
+		return ps.InviteStatus(r.Context(), req.Token)
+	}))
 
 	route("GET /api/dms", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
 		list, err := ps.Directs(actor(p))

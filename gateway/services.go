@@ -35,6 +35,7 @@ type Parties interface {
 	Directs(a party.Actor) ([]party.DirectView, error)
 	OpenDirect(ctx context.Context, a party.Actor, member string) (party.DirectView, error)
 	CloseDirect(a party.Actor, id string) error
+	InviteStatus(ctx context.Context, token string) (party.InviteStatus, error)
 }
 
 // Chat runs messages for local accounts.

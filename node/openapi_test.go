@@ -167,6 +167,13 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	post("/api/invites/accept", map[string]string{"link": inv["link"].(string)}, true)
 	post("/api/invites/accept", map[string]string{"token": inv["token"].(string)}, true) // already a member
 	c.token = refreshed["accessToken"].(string)
+	post("/api/invites/status", map[string]string{"token": inv["token"].(string)}, true)
+	post("/api/invites/status", map[string]string{"token": "garbage"}, true)
+	bobMember := bob["account"].(map[string]any)["memberId"].(string)
+	_, dm := post("/api/dms", map[string]string{"memberId": bobMember}, true)
+	post("/api/dms", map[string]string{"memberId": "nope"}, true)
+	c.call("GET", "/api/dms", "", nil, true)
+	c.call("DELETE", "/api/dms/"+dm["id"].(string), "", nil, true)
 	msgs := "/api/parties/" + id + "/topics/" + topic + "/messages"
 	_, msg := post(msgs, map[string]string{"body": "hello", "clientId": "c1"}, true)
 	post(msgs, map[string]string{"body": " "}, true)

@@ -124,3 +124,53 @@ func inviteRevoked(st *rules.State, inv rules.Invite) bool {
 	a := st.Admins[inv.Owner]
 	return a != nil && a.Revoked[inv.ID]
 }
+
+// InviteStatus is what a node of the party says of an invite before
+// anyone joins with it.
+type InviteStatus struct {
+	// Checked is false when no node of the party could be asked: the
+	// invite's own contents (its name, its expiry) are all there is.
+	Checked bool `json:"checked"`
+	// Code is empty when the invite still stands, else why it does not
+	// (invite_revoked, invite_used_up, invite_expired, party_full, …).
+	Code string `json:"code,omitempty"`
+}
+
+// InviteStatus asks whether an invite still stands: this node's state of
+// the party if it holds it, else the issuer's node, else the other nodes
+// the invite names.
+func (p *Parties) InviteStatus(ctx context.Context, token string) (InviteStatus, error) {
+	c := p.c
+	inv, _, err := rules.ParseInvite(token)
+	if err != nil {
+		return InviteStatus{}, err
+	}
+	standing := func(err error) InviteStatus {
+		if err == nil {
+			return InviteStatus{Checked: true}
+		}
+		return InviteStatus{Checked: true, Code: rules.CodeOf(err)}
+	}
+	if inv.Expired(c.now()) {
+		return standing(rules.ErrInviteExpired), nil
+	}
+	if st, err := c.store.State(inv.Party); err == nil {
+		return standing(st.InviteStanding(inv, c.now())), nil
+	}
+	if c.net == nil {
+		return InviteStatus{}, nil
+	}
+	for _, to := range append([]rules.Contact{{Peer: inv.OwnerPeer, Addrs: inv.Addrs}}, inv.Alt...) {
+		if ctx.Err() != nil {
+			break
+		}
+		err := c.rep.AskInvite(to.Peer, to.Addrs, token)
+		var known *rules.Error
+		if err != nil && (!errors.As(err, &known) || errors.Is(err, rules.ErrUnreachable) || errors.Is(err, rules.ErrNotMember) ||
+			errors.Is(err, rules.ErrInternalRemote) || errors.Is(err, rules.ErrBadRequest)) {
+			continue // that node could not say; ask the next
+		}
+		return standing(err), nil
+	}
+	return InviteStatus{}, nil
+}

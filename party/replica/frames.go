@@ -24,6 +24,8 @@ const (
 	reqMsgSync = "msgsync"
 	// reqDirect offers a direct conversation: its create op (direct.go).
 	reqDirect = "direct"
+	// reqInvite asks whether an invite still stands (invite.go).
+	reqInvite = "invite"
 )
 
 // Request is one request frame. Join and leave payloads are signed by the

@@ -80,16 +80,11 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 			return nil, rules.ErrReplayed
 		case banned:
 			return nil, rules.ErrBanned
-		case st.Frozen:
-			return nil, rules.ErrFrozen
-		case st.Revoked[inv.ID] || (st.Admins[inv.Owner] != nil && st.Admins[inv.Owner].Revoked[inv.ID]):
-			return nil, rules.ErrInviteRevoked
-		case inv.Expired(r.cfg.Now()):
-			return nil, rules.ErrInviteExpired
-		case inv.MaxUses > 0 && st.InviteUses[inv.ID] >= inv.MaxUses:
-			return nil, rules.ErrInviteUsedUp
-		case len(st.Members) >= st.Limits.Members:
-			return nil, rules.ErrPartyFull
+		}
+		if err := st.InviteStanding(inv, r.cfg.Now()); err != nil {
+			return nil, err
+		}
+		switch {
 		case seat < 0 && issuer != "":
 			return nil, rules.ErrNoSeat
 		case seat < 0:

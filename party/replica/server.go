@@ -45,6 +45,8 @@ func (r *Replica) handle(ctx context.Context, from string, raw []byte) ([]byte, 
 		resp, err = r.handleMsgSync(from, req)
 	case reqDirect:
 		resp, err = r.handleDirect(ctx, from, req)
+	case reqInvite:
+		resp, err = r.handleInvite(req)
 	default:
 		err = fmt.Errorf("%w: unknown request type %q", rules.ErrBadRequest, req.Type)
 	}

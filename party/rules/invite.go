@@ -102,3 +102,28 @@ func CheckInviteOptions(ttl time.Duration, maxUses int) error {
 	}
 	return nil
 }
+
+// InviteStanding says whether inv can still let someone into the party s
+// is the state of, at now: nil, or why not (its signer neither owns the
+// party nor admits to it, the party's log forked, the invite was revoked,
+// expired or used up, or the party is full). What depends on the joiner
+// (a ban, a seat) is not judged here.
+func (s *State) InviteStanding(inv Invite, now time.Time) error {
+	switch {
+	case inv.Party != s.ID || (s.Owner != inv.Owner && !s.IsAdmin(inv.Owner)):
+		return ErrInviteInvalid
+	case s.Deleted:
+		return ErrNotFound
+	case s.Frozen:
+		return ErrFrozen
+	case s.Revoked[inv.ID] || (s.Admins[inv.Owner] != nil && s.Admins[inv.Owner].Revoked[inv.ID]):
+		return ErrInviteRevoked
+	case inv.Expired(now):
+		return ErrInviteExpired
+	case inv.MaxUses > 0 && s.InviteUses[inv.ID] >= inv.MaxUses:
+		return ErrInviteUsedUp
+	case len(s.Members) >= s.Limits.Members:
+		return ErrPartyFull
+	}
+	return nil
+}

@@ -17,6 +17,7 @@ export type Invite = Schemas["Invite"];
 export type Direct = Schemas["Direct"];
 /** A change the node tells of on the live connection. */
 export type Event = Schemas["Event"];
+export type InviteStatus = paths["/api/invites/status"]["post"]["responses"]["200"]["content"]["application/json"];
 export type InvitePreview = paths["/api/invites/preview"]["post"]["responses"]["200"]["content"]["application/json"];
 type AcceptResult = paths["/api/invites/accept"]["post"]["responses"];
 
@@ -189,6 +190,7 @@ export const routes = {
     api<Invite>("POST", `/api/parties/${id}/invites`, { expiresIn, maxUses }),
   revokeInvite: (id: string, invite: string) => api<void>("DELETE", `/api/parties/${id}/invites/${invite}`),
   previewInvite: (token: string) => api<InvitePreview>("POST", "/api/invites/preview", { token }, false),
+  inviteStatus: (token: string) => api<InviteStatus>("POST", "/api/invites/status", { token }),
   acceptInvite: (token: string) =>
     api<AcceptResult["200"]["content"]["application/json"] | AcceptResult["202"]["content"]["application/json"]>(
       "POST", "/api/invites/accept", { token }),

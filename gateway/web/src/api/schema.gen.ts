@@ -518,10 +518,33 @@ export interface paths {
          * Read an invite without accepting it
          * @description Checks the owner's signature and the expiry and returns what the invite names, so the
          *     join page can show the party before the user joins. Needs no sign-in: it reveals only
-         *     what the token itself carries. Revocation and use counts are known only to the owner's
-         *     node and are checked on accept.
+         *     what the token itself carries. Whether it was revoked or used up is known to the
+         *     party's nodes: ask with `/api/invites/status`.
          */
         post: operations["previewInvite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invites/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the party's nodes whether an invite still stands
+         * @description Answered from this node's copy of the party if it holds one, else by the node that
+         *     issued the invite, else by the other nodes the invite names (the owner's, for an
+         *     admin's invite). `checked` is false when none could be reached: then only the
+         *     invite's own contents (preview) are known, and Join finds out.
+         */
+        post: operations["inviteStatus"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2494,6 +2517,51 @@ export interface operations {
             default: components["responses"]["Other"];
         };
     };
+    inviteStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description bare token or a whole link */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What a node of the party says */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checked: boolean;
+                        /** @description absent while the invite stands; else why not, e.g. `invite_revoked`, `invite_used_up`, `invite_expired`, `party_full` */
+                        code?: string;
+                    };
+                };
+            };
+            400: components["responses"]["BadJSON"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `invite_invalid` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
     listDirects: {
         parameters: {
             query?: never;
@@ -2542,6 +2610,7 @@ export interface operations {
                     "application/json": components["schemas"]["Direct"];
                 };
             };
+            400: components["responses"]["BadJSON"];
             401: components["responses"]["Unauthorized"];
             /** @description `direct_not_allowed`: you share no party with that member (or it is you) */
             403: {
@@ -2552,6 +2621,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["Other"];
         };
     };

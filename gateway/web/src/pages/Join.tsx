@@ -5,9 +5,9 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useNavigate } from "react-router-dom";
 import { Alert, Button, Center, Group, Loader, Stack, Text } from "@mantine/core";
 import { IconClock } from "@tabler/icons-react";
-import { routes, type InvitePreview, type Party } from "../api";
+import { routes, type InvitePreview, type InviteStatus, type Party } from "../api";
 import { useAuth } from "../auth";
-import { describe } from "../errors";
+import { describe, sentenceFor } from "../errors";
 import { Live } from "../live";
 import { clearNext, rememberNext } from "../next";
 import { ErrorNote, Frame } from "./AuthPages";
@@ -27,11 +27,19 @@ function JoinInvite() {
   const [error, setError] = useState<string | null>(token ? null : "This invite link is not complete. Copy the whole link and open it again.");
   const [phase, setPhase] = useState<"idle" | "joining" | "pending">("idle");
   const [pending, setPending] = useState<Party | null>(null);
+  // What a node of the party says of the invite (signed in only): null
+  // while asking.
+  const [status, setStatus] = useState<InviteStatus | null>(null);
 
   useEffect(() => {
     if (!token) return;
     routes.previewInvite(token).then(setPreview, (e) => setError(describe(e)));
   }, [token]);
+  useEffect(() => {
+    if (!token || state.status !== "signedIn" || !preview) return;
+    routes.inviteStatus(token).then(setStatus, () => setStatus({ checked: false }));
+  }, [token, state.status, preview]);
+  const refused = status?.code ? sentenceFor(status.code) : null;
 
   const open = useCallback((p: Party) => {
     clearNext();
@@ -96,11 +104,17 @@ function JoinInvite() {
     <Frame title={preview ? `Join ${preview.partyName}` : "Join a party"}>
       <ErrorNote error={error} />
       {preview && phase !== "pending" && (
-        <Text ta="center" c="dimmed" size="sm">
-          You were invited to <b data-testid="invite-party">{preview.partyName}</b>. The invite is valid until{" "}
-          {new Date(preview.expiresAt).toLocaleString()}.
+        <Text ta="center" c="dimmed" size="sm" data-testid="invite-standing">
+          You were invited to <b data-testid="invite-party">{preview.partyName}</b>.{" "}
+          {signedOut ? <>The invite says it is valid until {new Date(preview.expiresAt).toLocaleString()}.</>
+            : !status ? <>Checking the invite with the party…</>
+            : refused ? null
+            : status.checked ? <>The invite is valid until {new Date(preview.expiresAt).toLocaleString()}.</>
+            : <>The party's nodes cannot be reached to check it now; it says it is valid until{" "}
+                {new Date(preview.expiresAt).toLocaleString()}. You can still try.</>}
         </Text>
       )}
+      {refused && phase !== "pending" && <Alert color="red" role="alert" data-testid="invite-refused">{refused}</Alert>}
       {phase === "pending" && (
         <Alert color="yellow" icon={<IconClock size={18} />} role="status" data-testid="pending" title="Waiting for the owner">
           The party owner's node is offline right now. Your request is saved and this page moves on by itself as soon as the owner's
@@ -117,7 +131,7 @@ function JoinInvite() {
           </Group>
         </Stack>
       )}
-      {preview && !signedOut && phase !== "pending" && (
+      {preview && !signedOut && phase !== "pending" && !refused && (
         <Button onClick={join} loading={phase === "joining"} data-testid="join">Join {preview.partyName}</Button>
       )}
       {!signedOut && <Button component={Link} to="/" variant="subtle">Back to your parties</Button>}
