@@ -569,6 +569,15 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 		b.open("/join#"+expired),
 		chromedp.WaitVisible(`//*[@data-testid="error"][contains(., "This invite has expired. Ask for a new one.")]`, chromedp.BySearch),
 	)
+	// A revoked invite says so before Join is pressed: Bob's node asks
+	// Alice's (Bob is no longer in the party).
+	revoked := api.Must(201, "POST", "/api/parties/"+pv.ID+"/invites", map[string]any{})
+	api.Must(204, "DELETE", "/api/parties/"+pv.ID+"/invites/"+revoked.String("id"), nil)
+	b.run("open a revoked invite",
+		b.open("/join#"+revoked.String("token")),
+		chromedp.WaitVisible(`//*[@data-testid="invite-refused"][contains(., "This invite was revoked.")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`[data-testid=join]`),
+	)
 
 	for _, br := range []*chrome{a, b} {
 		if errs := br.pageErrors(); len(errs) > 0 {
