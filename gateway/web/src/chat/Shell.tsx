@@ -105,7 +105,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
           <Alert color="yellow" radius={0} py={4} icon={<IconMailExclamation size={16} />} data-testid="verify-banner"
             withCloseButton closeButtonLabel="Hide for a day" onClose={hideBanner}>
             <Group gap="xs" wrap="nowrap">
-              <Text size="xs" truncate>Confirm your email: we sent a link to {me.email}.</Text>
+              <Text size="xs" truncate>Confirm your email so a forgotten password can be reset: we sent a link to {me.email}.</Text>
               <Button size="compact-xs" variant="subtle" color="yellow" onClick={resend}>Send again</Button>
             </Group>
           </Alert>

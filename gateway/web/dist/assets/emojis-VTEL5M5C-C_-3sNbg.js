@@ -1,0 +1,1 @@
+export{n as default}from"./EmojiPicker-BW2eMj2F.js";
