@@ -48,7 +48,7 @@ func (s *Server) canonical(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, port, err := net.SplitHostPort(r.Host)
 		page := (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-			!strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/healthz"
+			!strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/healthz" && r.URL.Path != "/metrics"
 		if page && err == nil && port == wantPort && loopbackName(host) && !strings.EqualFold(r.Host, want) {
 			http.Redirect(w, r, "http://"+want+r.URL.RequestURI(), http.StatusFound)
 			return

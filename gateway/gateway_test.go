@@ -382,3 +382,22 @@ func TestPagesAreServedUnderOneOrigin(t *testing.T) {
 		}
 	}
 }
+
+// /metrics names the parties a node holds: it answers clients on this
+// machine only, even when the gateway listens on every interface.
+func TestMetricsOnlyForThisMachine(t *testing.T) {
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "chatterbox_up 1\n") })
+	gw, err := New(Config{Identity: testIdentity(t), Node: fakeNode{}, Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for remote, want := range map[string]int{"127.0.0.1:5000": 200, "[::1]:5000": 200, "192.0.2.7:5000": 404, "[2001:db8::1]:5000": 404} {
+		req := httptest.NewRequest("GET", "http://127.0.0.1:7733/metrics", nil)
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		gw.Handler().ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("/metrics from %s: %d, want %d", remote, rec.Code, want)
+		}
+	}
+}

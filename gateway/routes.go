@@ -2,6 +2,7 @@ package gateway
 
 import (
 	_ "embed"
+	"net"
 	"net/http"
 )
 
@@ -14,6 +15,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /api/node", s.handleNode)
+	if s.cfg.Metrics != nil {
+		mux.HandleFunc("GET /metrics", s.handleMetrics)
+	}
 	mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openAPIDoc)
@@ -62,3 +66,15 @@ type statusProbe struct {
 func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+
+// handleMetrics serves the node's metrics to clients on this machine only:
+// they name the parties it holds and how many peers it has in each, which
+// is nobody else's business even when the gateway listens more widely.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		writeAPIError(w, errNotFound)
+		return
+	}
+	s.cfg.Metrics.ServeHTTP(w, r)
+}

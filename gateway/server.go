@@ -68,6 +68,9 @@ type Config struct {
 	Node NodeInfo
 	// Version is reported by /api/node.
 	Version string
+	// Metrics, when set, answers GET /metrics (Prometheus text format) to
+	// clients on this machine only.
+	Metrics http.Handler
 	// Logger receives request errors; nil means slog.Default().
 	Logger *slog.Logger
 }

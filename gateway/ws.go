@@ -43,6 +43,8 @@ type hub struct {
 	tickets map[string]wsTicket    // guarded by mu
 	closed  bool                   // guarded by mu
 	wg      sync.WaitGroup
+	// delivered counts events queued to clients (for metrics).
+	delivered atomic.Uint64
 }
 
 type wsTicket struct {
@@ -214,6 +216,7 @@ func (h *hub) publish(ev party.Event) {
 		}
 		select {
 		case c.send <- raw:
+			h.delivered.Add(1)
 		default:
 			c.overflow()
 		}
@@ -408,3 +411,6 @@ func randomTicket() string {
 // Publish delivers a party event to the WebSocket clients that may see it.
 // It never blocks.
 func (s *Server) Publish(ev party.Event) { s.hub.publish(ev) }
+
+// EventsDelivered is how many events were queued to WebSocket clients.
+func (s *Server) EventsDelivered() uint64 { return s.hub.delivered.Load() }

@@ -18,6 +18,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultPort is the TCP and UDP (QUIC) port a node listens on when no
@@ -94,6 +95,10 @@ type HostConfig struct {
 	// Bandwidth, when set, counts the bytes of every stream (payload
 	// bytes above the security and muxer layers).
 	Bandwidth metrics.Reporter
+	// Metrics, when set, receives libp2p's Prometheus metrics (identify,
+	// relay, hole punching, the resource manager's streams, memory and
+	// blocked resources). Nil: they go to Prometheus's default registry.
+	Metrics prometheus.Registerer
 }
 
 // Connection limits for a personal node: a handful of parties of ten
@@ -140,7 +145,12 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	}
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+	var rmOpts []rcmgr.Option
+	if cfg.Metrics != nil {
+		rcmgr.MustRegisterWith(cfg.Metrics)
+		rmOpts = append(rmOpts, rcmgr.WithTraceReporter(rcmgr.StatsTraceReporter{}))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()), rmOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
@@ -198,6 +208,9 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	}
 	if cfg.Bandwidth != nil {
 		opts = append(opts, libp2p.BandwidthReporter(cfg.Bandwidth))
+	}
+	if cfg.Metrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
 	}
 	if len(announce) > 0 {
 		opts = append(opts, libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {

@@ -228,7 +228,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.gater = gossip.NewGater()
 	n.traffic = metrics.NewBandwidthCounter()
-	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater, Version: n.cfg.Version, Bandwidth: n.traffic,
+	metrics := newMetrics()
+	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater, Version: n.cfg.Version, Bandwidth: n.traffic, Metrics: metrics.reg,
 		Relays: n.cfg.Network.Relays, Announce: n.cfg.Network.Announce, RelayService: n.cfg.Network.RelayService,
 		Reachability: gossip.Reachability(n.cfg.Network.Reachability), PortMap: n.cfg.Network.PortMap}); err != nil {
 		return err
@@ -264,7 +265,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	pCfg := n.cfg.Party
-	pCfg.DB, pCfg.Keys, pCfg.Logger = n.db, n.id, n.log.With("component", "party")
+	pCfg.DB, pCfg.Keys, pCfg.Logger, pCfg.Observer = n.db, n.id, n.log.With("component", "party"), metrics
 	if n.ps, err = party.New(pCfg); err != nil {
 		return err
 	}
@@ -287,11 +288,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Node:      n,
 		Version:   n.cfg.Version,
 		Logger:    n.log.With("component", "gateway"),
+		Metrics:   metrics.handler(),
 	})
 	if err != nil {
 		return err
 	}
 	n.ps.SetEventSink(gw.Publish)
+	metrics.watch(gw, n.host, n.db, n.ps)
 	if err := n.ps.Start(n.ctx, n.net); err != nil {
 		return err
 	}

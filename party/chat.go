@@ -114,6 +114,7 @@ func (ch *Chat) publish(ctx context.Context, a Actor, party string, msg rules.Me
 	if res.err != nil || res.replay {
 		return res.view, res.err
 	}
+	c.cfg.Observer.Posted()
 	c.publish(ctx, party, gossipEnvelope{Type: "msg", Msg: &res.sm})
 	c.emit(res.ev)
 	return res.view, nil

@@ -121,6 +121,9 @@ func (s *Service) validateMessage(st *rules.State, from string, sm rules.SignedM
 	if j.Equiv != nil {
 		s.c.rep.HandOff(func() { s.c.recordEquivocation(st.ID, j, sm) })
 	}
+	if j.Verdict == rules.Reject {
+		s.c.cfg.Observer.Rejected(j.Reason)
+	}
 	return j.Verdict
 }
 

@@ -55,13 +55,14 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 		stored          int
 		gaps            []rules.Message
 		direct          bool
+		rejected        []string        // reasons
 		authors         map[string]bool // of posts, in a direct conversation
 	)
 	// Received messages are committed without a sync of their own (the
 	// flusher syncs within FlushInterval): another node holds each and
 	// catch-up brings back any a crash loses.
 	err := l.c.store.UpdateLazy(func(t *store.Txn) error {
-		events, needOps, needMs, equivs, stored, gaps, authors = nil, false, false, nil, 0, nil, map[string]bool{}
+		events, needOps, needMs, equivs, stored, gaps, authors, rejected = nil, false, false, nil, 0, nil, map[string]bool{}, nil
 		st, err := t.State(party)
 		if err != nil {
 			return err
@@ -75,6 +76,9 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 			if j.Equiv != nil {
 				sm, j := sm, j
 				equivs = append(equivs, func() { l.c.recordEquivocation(party, j, sm) })
+			}
+			if j.Verdict == rules.Reject {
+				rejected = append(rejected, j.Reason)
 			}
 			if j.Verdict != rules.Accept {
 				continue
@@ -101,6 +105,12 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 	}
 	for _, f := range equivs {
 		f()
+	}
+	for _, why := range rejected {
+		l.c.cfg.Observer.Rejected(why)
+	}
+	if stored > 0 {
+		l.c.cfg.Observer.Received(stored)
 	}
 	if direct && len(authors) > 0 {
 		if st, err := l.c.store.State(party); err == nil {

@@ -78,7 +78,31 @@ type Config struct {
 	// What this node acknowledges (its own posts, ops it sequences) is
 	// synced before the answer.
 	FlushInterval time.Duration
+	// Observer, when set, hears what the service does (for metrics).
+	Observer Observer
 }
+
+// Observer hears what a Service does, for metrics. Its methods must be
+// cheap and must not block: they run on the hot paths.
+type Observer interface {
+	// Posted: a local author's message was stored durably.
+	Posted()
+	// Received: n messages from other nodes were judged and stored.
+	Received(n int)
+	// Rejected: a message was refused by the judge, for reason
+	// (rules.Judgement.Reason).
+	Rejected(reason string)
+	// Synced: a sync with a peer ended after d, with err (nil: whole).
+	Synced(d time.Duration, err error)
+}
+
+// noObserver hears nothing.
+type noObserver struct{}
+
+func (noObserver) Posted()                     {}
+func (noObserver) Received(int)                {}
+func (noObserver) Rejected(string)             {}
+func (noObserver) Synced(time.Duration, error) {}
 
 // Service runs the parties of one node. New builds it; Start starts its
 // background work with a network; Close stops it. Its use cases are in
@@ -131,6 +155,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = time.Second
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	c := &core{cfg: cfg, store: store.New(cfg.DB), keys: cfg.Keys, lg: cfg.Logger, now: cfg.Now,
 		hlc: rules.NewHLC(cfg.Now), sigs: rules.NewSigCache(8192), ctx: context.Background()}
 	s := &Service{c: c, ledger: &ledger{c}}
@@ -138,7 +165,7 @@ func New(cfg Config) (*Service, error) {
 	s.chat = newChat(c, s.ledger)
 	c.rep = replica.New(replica.Config{Log: s.ledger, Logger: cfg.Logger, Now: cfg.Now,
 		SyncInterval: cfg.SyncInterval, RequestTimeout: cfg.RequestTimeout, SyncTimeout: cfg.SyncTimeout,
-		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Retry: s.parties.retryPending})
+		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Retry: s.parties.retryPending, OnSync: cfg.Observer.Synced})
 	return s, nil
 }
 

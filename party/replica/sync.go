@@ -158,55 +158,67 @@ func (r *Replica) syncLoop() {
 // SyncWith pulls the ops of party that peer has and this node lacks, then
 // its messages, in bounded batches, through the same judgement as gossip.
 func (r *Replica) SyncWith(party, peer string) {
+	start := time.Now()
+	err := r.syncWith(party, peer)
+	if r.cfg.OnSync != nil {
+		r.cfg.OnSync(time.Since(start), err)
+	}
+}
+
+func (r *Replica) syncWith(party, peer string) error {
 	for range 1000 { // bound: 1000 batches of 256 ops
 		st, err := r.log.State(party)
 		if err != nil {
-			return
+			return err
 		}
 		var resp Response
 		req := SyncRequest{Party: party, From: st.Seq, Subs: rules.SeenHeads(st)}
 		if err := r.roundTrip(peer, nil, plainRequest(reqSync, req), r.cfg.SyncTimeout, &resp); err != nil {
 			r.lg.Debug("sync failed", "party", party, "peer", peer, "err", err)
-			return
+			return err
 		}
 		if resp.Error != "" {
 			r.lg.Debug("sync refused", "party", party, "peer", peer, "code", resp.Error)
-			return
+			return rules.ErrorFromCode(resp.Error)
 		}
 		res, err := r.log.Apply(party, resp.Ops, resp.SubOps, "")
 		if err != nil && !errors.Is(err, ErrGap) {
 			r.lg.Warn("sync: ops not applied", "party", party, "peer", peer, "err", err)
-			return
+			return err
 		}
 		if !resp.More || res.Count == 0 || !res.Kept {
 			break
 		}
 	}
-	r.syncMessages(party, peer)
+	return r.syncMessages(party, peer)
 }
 
 // syncMessages pulls the messages peer has and this node lacks, in bounded
 // batches.
-func (r *Replica) syncMessages(party, peer string) {
+func (r *Replica) syncMessages(party, peer string) error {
 	for range 10000 { // bound: 10000 batches of 500
 		heads, err := r.log.FeedHeads(party)
 		if err != nil {
-			return
+			return err
 		}
 		var resp MsgSyncResponse
 		if err := r.roundTrip(peer, nil, plainRequest(reqMsgSync, MsgSyncRequest{Party: party, Heads: heads}), r.cfg.SyncTimeout, &resp); err != nil || resp.Error != "" {
 			r.lg.Debug("message sync failed", "party", party, "peer", peer, "err", err, "code", resp.Error)
-			return
+			if err == nil {
+				err = rules.ErrorFromCode(resp.Error)
+			}
+			return err
 		}
 		stored, err := r.log.AddMessages(party, resp.Messages)
 		if err != nil {
 			r.lg.Warn("message sync: not applied", "party", party, "err", err)
-			return
+			return err
 		}
 		if !resp.More || stored == 0 {
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 // request sends a request frame and returns the response frame, bounded

@@ -63,6 +63,7 @@ type Judgement struct {
 	Verdict  Verdict
 	Msg      Message        // the decoded message (when it decoded)
 	Err      error          // why it was refused
+	Reason   string         // a short label for Err, for counting refusals
 	NeedOps  bool           // the author or topic may be newer than our state
 	NeedMsgs bool           // the target of an edit/delete is missing
 	Equiv    *StoredMessage // the other message in the same feed slot
@@ -78,15 +79,15 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 	}
 	msg, err := CheckShape(sm, sigs)
 	if err != nil {
-		return Judgement{Verdict: Reject, Err: err}
+		return Judgement{Verdict: Reject, Err: err, Reason: "malformed"}
 	}
 	j := Judgement{Msg: msg}
-	reject := func(format string, args ...any) Judgement {
-		j.Verdict, j.Err = Reject, fmt.Errorf("%w: "+format, append([]any{ErrMessageInvalid}, args...)...)
+	reject := func(reason, format string, args ...any) Judgement {
+		j.Verdict, j.Reason, j.Err = Reject, reason, fmt.Errorf("%w: "+format, append([]any{ErrMessageInvalid}, args...)...)
 		return j
 	}
 	if msg.Party != st.ID {
-		return reject("for another party")
+		return reject("other_party", "for another party")
 	}
 	// An author or topic this state lacks may come from ops not here yet:
 	// owner ops after the head, or (once the party has admins) an
@@ -101,17 +102,17 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 			return j
 		}
 		if author == nil {
-			return reject("author is not a member")
+			return reject("not_member", "author is not a member")
 		}
-		return reject("no such topic")
+		return reject("no_topic", "no such topic")
 	}
 	if author.Peer != msg.Node {
-		return reject("author's home node is %s, not %s", author.Peer, msg.Node)
+		return reject("wrong_node", "author's home node is %s, not %s", author.Peer, msg.Node)
 	}
 	if id, _, taken := look.FeedSlot(msg.Author, msg.Node, msg.Seq); taken {
 		prev, _ := look.Get(id)
 		j.Equiv = &prev
-		return reject("equivocation: feed seq %d already holds %s", msg.Seq, id)
+		return reject("equivocation", "equivocation: feed seq %d already holds %s", msg.Seq, id)
 	}
 	// Times are bounded, so no one pins a post to the top of history: not
 	// beyond our clock plus the drift we allow (not judgeable yet: our
@@ -124,7 +125,7 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 		return j
 	}
 	if at < author.JoinedAt {
-		return reject("time %d before the author joined at %d", at, author.JoinedAt)
+		return reject("time", "time %d before the author joined at %d", at, author.JoinedAt)
 	}
 	for _, n := range []struct {
 		seq   uint64
@@ -138,7 +139,7 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 			continue
 		}
 		if (n.after && msg.HLC <= hlc) || (!n.after && msg.HLC >= hlc) {
-			return reject("time out of order with feed seq %d", n.seq)
+			return reject("time", "time out of order with feed seq %d", n.seq)
 		}
 	}
 	// Edits, deletes and reactions act on a post, replies answer one: it
@@ -155,10 +156,10 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 			return j
 		}
 		if t.Msg.Kind != MsgPost || t.Msg.Topic != msg.Topic {
-			return reject("%s of %s, not a post of this topic", msg.Kind, target)
+			return reject("bad_target", "%s of %s, not a post of this topic", msg.Kind, target)
 		}
 		if (msg.Kind == MsgEdit || msg.Kind == MsgDelete) && t.Msg.Author != msg.Author {
-			return reject("%s of another author's message", msg.Kind)
+			return reject("not_author", "%s of another author's message", msg.Kind)
 		}
 	}
 	j.Verdict = Accept

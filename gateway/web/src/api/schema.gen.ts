@@ -55,6 +55,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The node's metrics, in the Prometheus text format (clients on this machine only)
+         * @description Counters: `chatterbox_messages_posted_total`, `chatterbox_messages_received_total`,
+         *     `chatterbox_messages_rejected_total{reason}`, `chatterbox_sync_duration_seconds{result}`
+         *     (histogram), `chatterbox_events_delivered_total`. Levels: `chatterbox_parties_held`,
+         *     `chatterbox_pending_joins`, `chatterbox_direct_offers_waiting`,
+         *     `chatterbox_party_connected_peers{party}`, `chatterbox_websocket_clients`,
+         *     `chatterbox_libp2p_peers`, `chatterbox_badger_lsm_bytes`, `chatterbox_badger_vlog_bytes`;
+         *     plus libp2p's (`libp2p_*`, the resource manager's included), the Go runtime's (`go_*`)
+         *     and the process's (`process_*`). A request from another machine gets `404 not_found`:
+         *     the series name the parties this node holds.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/register": {
         parameters: {
             query?: never;
@@ -1307,6 +1335,36 @@ export interface operations {
                 };
                 content: {
                     "application/yaml": string;
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description `not_found`: asked from another machine */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             default: components["responses"]["Other"];
