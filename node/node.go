@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -112,6 +113,10 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// admin answers the operator on the admin socket (backup.go).
+	admin     *http.Server
+	adminDone chan struct{}
+
 	startMu   sync.Mutex
 	started   bool // guarded by startMu
 	closeOnce sync.Once
@@ -175,27 +180,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.lock, err = lockDataDir(n.cfg.DataDir); err != nil {
 		return err
 	}
-	opts := badger.DefaultOptions(filepath.Join(n.cfg.DataDir, "db")).
-		// Durability is chosen per write: kv.Update syncs before it
-		// returns (accounts, own posts, sequenced ops: whatever is
-		// acknowledged survives a crash); messages received from other
-		// nodes are synced by the party service's flusher within a second,
-		// and catch-up brings back any a crash loses. A sync per received
-		// message cost one fsync per message per node (BENCHMARKS.md).
-		WithSyncWrites(false).
-		WithLogger(badgerLogger{n.log.With("component", "badger")}).
-		// A personal node holds little data; Badger's server-sized
-		// defaults (64 MiB memtables, 256 MiB block cache) would dominate
-		// its memory (BENCHMARKS.md: 124 → 107 MB with 1,000 clients).
-		WithMemTableSize(8 << 20).
-		WithNumMemtables(2).
-		WithBlockCacheSize(8 << 20).
-		WithValueLogFileSize(64 << 20).
-		// Each compactor wakes every 50 ms to look for work; two (the
-		// minimum, one for L0) are plenty for a personal node's writes
-		// and halve that idle cost.
-		WithNumCompactors(2)
-	if n.db, err = badger.Open(opts); err != nil {
+	if n.db, err = badger.Open(dbOptions(n.cfg.DataDir, n.log)); err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -306,7 +291,32 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.gw = gw
 	n.gw.SetReady(true)
+	n.serveAdmin()
 	return nil
+}
+
+// dbOptions are the options of the node's Badger database in dataDir.
+func dbOptions(dataDir string, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(filepath.Join(dataDir, "db")).
+		// Durability is chosen per write: kv.Update syncs before it
+		// returns (accounts, own posts, sequenced ops: whatever is
+		// acknowledged survives a crash); messages received from other
+		// nodes are synced by the party service's flusher within a second,
+		// and catch-up brings back any a crash loses. A sync per received
+		// message cost one fsync per message per node (BENCHMARKS.md).
+		WithSyncWrites(false).
+		WithLogger(badgerLogger{log.With("component", "badger")}).
+		// A personal node holds little data; Badger's server-sized
+		// defaults (64 MiB memtables, 256 MiB block cache) would dominate
+		// its memory (BENCHMARKS.md: 124 → 107 MB with 1,000 clients).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(8 << 20).
+		WithValueLogFileSize(64 << 20).
+		// Each compactor wakes every 50 ms to look for work; two (the
+		// minimum, one for L0) are plenty for a personal node's writes
+		// and halve that idle cost.
+		WithNumCompactors(2)
 }
 
 // Close stops the node in the reverse order of Start and releases the data
@@ -324,6 +334,11 @@ func (n *Node) Close() error {
 // shutdown stops whatever has been started. Called with startMu held.
 func (n *Node) shutdown() error {
 	var errs []error
+	if n.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
+		n.stopAdmin(ctx)
+		cancel()
+	}
 	if n.gw != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 		if err := n.gw.Close(ctx); err != nil {

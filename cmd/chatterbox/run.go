@@ -77,6 +77,8 @@ const topUsage = `ChatterBox — group chat without a central server.
 
 Usage:
   chatterbox [run] [flags]   start a node (the default)
+  chatterbox backup FILE     write the node's key and database to FILE (--data-dir DIR)
+  chatterbox restore FILE    make a new data directory from a backup (--data-dir DIR)
   chatterbox version         print the version (also: --version)
   chatterbox help            print this help
 
@@ -95,6 +97,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "run":
 		return runNode(ctx, args, stdout, stderr)
+	case "backup":
+		return backupNode(ctx, args, stdout)
+	case "restore":
+		return restoreNode(args, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "chatterbox", buildVersion())
 		return nil
