@@ -26,6 +26,7 @@ func (fakeNode) PeerID() string       { return "12D3KooWTest" }
 func (fakeNode) Addrs() []string      { return []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWTest"} }
 func (fakeNode) Reachability() string { return "Private" }
 func (fakeNode) Relays() []string     { return []string{"12D3KooWRelay"} }
+func (fakeNode) StorageBytes() int64  { return 4096 }
 func (fakeNode) Traffic() Traffic {
 	return Traffic{BytesIn: 1234, BytesOut: 567, RateIn: 12.5, RateOut: 3}
 }

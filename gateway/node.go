@@ -17,6 +17,7 @@ type nodeView struct {
 	Relays       []string `json:"relays"`
 	Version      string   `json:"version"`
 	Traffic      Traffic  `json:"traffic"`
+	StorageBytes int64    `json:"storageBytes"`
 }
 
 func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
@@ -27,6 +28,7 @@ func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
 		v.Reachability = s.cfg.Node.Reachability()
 		v.Relays = append(v.Relays, s.cfg.Node.Relays()...)
 		v.Traffic = s.cfg.Node.Traffic()
+		v.StorageBytes = s.cfg.Node.StorageBytes()
 	}
 	writeJSON(w, http.StatusOK, v)
 }

@@ -79,6 +79,10 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 		return ps.InviteStatus(r.Context(), req.Token)
 	}))
 
+	route("GET /api/node/parties", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		list, err := ps.Health(actor(p))
+		return map[string]any{"parties": list}, err
+	}))
 	route("GET /api/dms", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
 		list, err := ps.Directs(actor(p))
 		return map[string]any{"dms": list}, err

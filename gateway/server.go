@@ -34,6 +34,8 @@ type NodeInfo interface {
 	Relays() []string
 	// Traffic is what the node sent and received over libp2p.
 	Traffic() Traffic
+	// StorageBytes is the size of the node's database on disk.
+	StorageBytes() int64
 }
 
 // Traffic is a node's libp2p stream bytes since start and current rates.

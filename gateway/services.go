@@ -36,6 +36,7 @@ type Parties interface {
 	OpenDirect(ctx context.Context, a party.Actor, member string) (party.DirectView, error)
 	CloseDirect(a party.Actor, id string) error
 	InviteStatus(ctx context.Context, token string) (party.InviteStatus, error)
+	Health(a party.Actor) ([]party.PartyHealth, error)
 }
 
 // Chat runs messages for local accounts.

@@ -27,7 +27,7 @@ var webDist embed.FS
 // links (/join) land here.
 var appRoutes = []string{
 	"/{$}", "/signin", "/signup", "/forgot-password", "/verify-email",
-	"/reset-password", "/oauth/done", "/join", "/p/{party}", "/p/{party}/{topic}",
+	"/reset-password", "/oauth/done", "/join", "/node", "/p/{party}", "/p/{party}/{topic}",
 }
 
 // noncePlaceholder in index.html is replaced per response by a fresh

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/libp2p/go-libp2p/core/metrics"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -434,6 +435,21 @@ func (n *Node) Traffic() gateway.Traffic {
 	}
 	t := n.traffic.GetBandwidthTotals()
 	return gateway.Traffic{BytesIn: t.TotalIn, BytesOut: t.TotalOut, RateIn: t.RateIn, RateOut: t.RateOut}
+}
+
+// StorageBytes is the size of the node's database on disk (its files now:
+// Badger's own figures are refreshed only every minute).
+func (n *Node) StorageBytes() int64 {
+	var total int64
+	filepath.WalkDir(filepath.Join(n.cfg.DataDir, "db"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
 }
 
 // Addrs are the node's dialable libp2p addresses, each ending in /p2p/<id>.

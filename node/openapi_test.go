@@ -173,6 +173,7 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	_, dm := post("/api/dms", map[string]string{"memberId": bobMember}, true)
 	post("/api/dms", map[string]string{"memberId": "nope"}, true)
 	c.call("GET", "/api/dms", "", nil, true)
+	c.call("GET", "/api/node/parties", "", nil, true)
 	c.call("DELETE", "/api/dms/"+dm["id"].(string), "", nil, true)
 	msgs := "/api/parties/" + id + "/topics/" + topic + "/messages"
 	_, msg := post(msgs, map[string]string{"body": "hello", "clientId": "c1"}, true)

@@ -172,6 +172,7 @@ func (s *Service) checkFork(party string, sop rules.SignedOp) {
 // PeerConnected is called when a connection to peer opens: sync every
 // party it serves, and retry joins and leaves waiting for it.
 func (s *Service) PeerConnected(peer string) {
+	s.c.seen.Store(peer, s.c.now())
 	s.c.presence(peer, true)
 	s.c.eachLocalMember(func(st *rules.State, m *rules.Member) {
 		if m.Peer == peer {
@@ -187,7 +188,10 @@ func (s *Service) PeerConnected(peer string) {
 func (s *Service) MeshJoined(party, peer string) { s.c.rep.ScheduleSync(party, peer) }
 
 // PeerDisconnected is called when the last connection to peer closes.
-func (s *Service) PeerDisconnected(peer string) { s.c.presence(peer, false) }
+func (s *Service) PeerDisconnected(peer string) {
+	s.c.seen.Store(peer, s.c.now())
+	s.c.presence(peer, false)
+}
 
 // WantedPeers are the nodes this node should stay connected to: the home
 // nodes of members of its parties, and owners it waits for.

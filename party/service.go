@@ -139,6 +139,10 @@ type core struct {
 	rep   *replica.Replica
 	ctx   context.Context // ends when the service closes
 	names nameBook        // members' names, for direct conversations
+	// For the Node page (health.go): when each peer was last connected,
+	// and how the last sync of each party with each peer went.
+	seen  sync.Map // peer → time.Time
+	syncs sync.Map // party+"/"+peer → syncNote
 }
 
 // New returns a Service; it starts nothing (Start does).
@@ -165,7 +169,7 @@ func New(cfg Config) (*Service, error) {
 	s.chat = newChat(c, s.ledger)
 	c.rep = replica.New(replica.Config{Log: s.ledger, Logger: cfg.Logger, Now: cfg.Now,
 		SyncInterval: cfg.SyncInterval, RequestTimeout: cfg.RequestTimeout, SyncTimeout: cfg.SyncTimeout,
-		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Retry: s.parties.retryPending, OnSync: cfg.Observer.Synced})
+		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Retry: s.parties.retryPending, OnSync: c.noteSync})
 	return s, nil
 }
 

@@ -112,9 +112,9 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff of pending joins and leaves;
 	// zero means 1 second and 1 minute.
 	RetryMin, RetryMax time.Duration
-	// OnSync, when set, hears of every sync with a peer: how long it took
-	// and how it ended (for metrics).
-	OnSync func(time.Duration, error)
+	// OnSync, when set, hears of every sync of a party with a peer: how
+	// long it took and how it ended (for metrics and the Node page).
+	OnSync func(party, peer string, d time.Duration, err error)
 	// Retry tries every pending join and leave once and reports whether
 	// any still waits for a node that cannot be reached. Nil: nothing to
 	// retry.

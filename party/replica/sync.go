@@ -161,7 +161,7 @@ func (r *Replica) SyncWith(party, peer string) {
 	start := time.Now()
 	err := r.syncWith(party, peer)
 	if r.cfg.OnSync != nil {
-		r.cfg.OnSync(time.Since(start), err)
+		r.cfg.OnSync(party, peer, time.Since(start), err)
 	}
 }
 

@@ -30,6 +30,9 @@ func (t *Txn) Messages(party string) Messages { return Messages{t: t, party: par
 
 func feedID(author, node string) string { return author + "/" + node }
 
+// FeedID names the feed of author on node, as version vectors (Heads) do.
+func FeedID(author, node string) string { return feedID(author, node) }
+
 func (m Messages) msgKey(id string) []byte { return []byte(pMsg + m.party + "/" + id) }
 
 func (m Messages) feedKey(author, node string, seq uint64) []byte {

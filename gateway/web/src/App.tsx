@@ -3,6 +3,7 @@ import { ForgotPassword, OAuthDone, ResetPassword, SignIn, SignUp, VerifyEmail }
 import { Join } from "./pages/Join";
 import { Shell } from "./chat/Shell";
 import { NotFound } from "./pages/NotFound";
+import { NodePage } from "./pages/NodePage";
 
 // The routes match appRoutes in gateway/web.go, which serves index.html
 // for each of them.
@@ -19,6 +20,7 @@ export function App() {
       <Route path="/reset-password" element={<ResetPassword />} />
       <Route path="/oauth/done" element={<OAuthDone />} />
       <Route path="/join" element={<Join />} />
+      <Route path="/node" element={<NodePage />} />
       <Route path="*" element={<NotFound />} />
     </Routes>
   );

@@ -15,6 +15,8 @@ export type Party = Schemas["Party"];
 export type Message = Schemas["Message"];
 export type Invite = Schemas["Invite"];
 export type Direct = Schemas["Direct"];
+export type NodeInfo = paths["/api/node"]["get"]["responses"]["200"]["content"]["application/json"];
+export type PartyHealth = paths["/api/node/parties"]["get"]["responses"]["200"]["content"]["application/json"]["parties"][number];
 /** A change the node tells of on the live connection. */
 export type Event = Schemas["Event"];
 export type InviteStatus = paths["/api/invites/status"]["post"]["responses"]["200"]["content"]["application/json"];
@@ -176,6 +178,8 @@ export const routes = {
   removeAdmin: (id: string, memberId: string) => api<Party>("DELETE", `/api/parties/${id}/admins/${memberId}`),
   transfer: (id: string, memberId: string) => api<Party>("POST", `/api/parties/${id}/transfer`, { memberId }),
 
+  node: () => api<NodeInfo>("GET", "/api/node", undefined, false),
+  nodeParties: () => api<{ parties: PartyHealth[] }>("GET", "/api/node/parties"),
   directs: () => api<{ dms: Direct[] }>("GET", "/api/dms"),
   openDirect: (memberId: string) => api<Direct>("POST", "/api/dms", { memberId }),
   closeDirect: (id: string) => api<void>("DELETE", `/api/dms/${id}`),

@@ -38,6 +38,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/node/parties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your parties' member nodes, as this node sees them (the Node page)
+         * @description For each of your parties and direct conversations: the home nodes of the other
+         *     members, whether this node is connected to each, when it last connected or lost
+         *     it (since this node started), how its last sync of the party with it went, and how
+         *     many of the party's messages this node holds from it.
+         */
+        get: operations["getNodeParties"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.yaml": {
         parameters: {
             query?: never;
@@ -1313,9 +1336,55 @@ export interface operations {
                             rateIn: number;
                             rateOut: number;
                         };
+                        /**
+                         * Format: int64
+                         * @description size of the node's database on disk
+                         */
+                        storageBytes: number;
                     };
                 };
             };
+            default: components["responses"]["Other"];
+        };
+    };
+    getNodeParties: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The parties */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        parties: {
+                            id: string;
+                            name: string;
+                            direct?: boolean;
+                            nodes: {
+                                peer: string;
+                                members: string[];
+                                connected: boolean;
+                                /** Format: date-time */
+                                lastSeen?: string;
+                                /** Format: date-time */
+                                lastSync?: string;
+                                /** @description why the last sync failed, e.g. `owner_unreachable` */
+                                syncError?: string;
+                                /** Format: int64 */
+                                messages: number;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
             default: components["responses"]["Other"];
         };
     };

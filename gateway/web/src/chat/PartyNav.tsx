@@ -2,7 +2,7 @@
 // the direct conversations, and the signed-in account with its sign-out
 // button.
 import { ActionIcon, Avatar, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconDots, IconHash, IconLink, IconLogout, IconPlus, IconUserPlus } from "@tabler/icons-react";
+import { IconDots, IconHash, IconLink, IconLogout, IconPlus, IconServer, IconUserPlus } from "@tabler/icons-react";
 import type { Account, Party, Topic } from "../api";
 import type { Dialog } from "./ShellDialogs";
 import { initials } from "./initials";
@@ -191,9 +191,14 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
               <Text size="xs" c="dimmed" truncate>{me.email}</Text>
             </Stack>
           </Group>
-          <Tooltip label="Sign out">
-            <ActionIcon variant="subtle" onClick={() => void signOut()} aria-label="Sign out"><IconLogout size={18} /></ActionIcon>
-          </Tooltip>
+          <Group gap={0} wrap="nowrap">
+            <Tooltip label="Node status">
+              <ActionIcon variant="subtle" onClick={() => go("/node")} aria-label="Node status"><IconServer size={18} /></ActionIcon>
+            </Tooltip>
+            <Tooltip label="Sign out">
+              <ActionIcon variant="subtle" onClick={() => void signOut()} aria-label="Sign out"><IconLogout size={18} /></ActionIcon>
+            </Tooltip>
+          </Group>
         </Group>
       </Stack>
     </Group>
