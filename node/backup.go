@@ -172,6 +172,7 @@ func (n *Node) serveAdmin() {
 		}
 		n.log.Info("backup taken")
 	})
+	n.doctorRoutes(mux)
 	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	n.adminDone = make(chan struct{})
 	go func() {

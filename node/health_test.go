@@ -1,12 +1,16 @@
 package node_test
 
 import (
+	"context"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatterbox/chatterbox/node/nodetest"
+	"github.com/chatterbox/chatterbox/party"
 )
 
 // nodeOf is the entry of GET /api/node/parties for party and the member
@@ -82,5 +86,39 @@ func TestBrowserNodePage(t *testing.T) {
 		chromedp.WaitVisible(`//*[@data-testid="party-name"][text()="Pub"]`, chromedp.BySearch))
 	if errs := a.pageErrors(); len(errs) > 0 {
 		t.Fatalf("page errors: %v", errs)
+	}
+}
+
+// Doctor's clock check: a member node whose clock runs 10 minutes ahead
+// is measured as such; a node outside the party is not told our time.
+func TestDoctorMeasuresMemberClocks(t *testing.T) {
+	nodes := nodetest.Start(t, 1)
+	cfg := nodetest.Config(t, t.TempDir())
+	cfg.Party.Now = func() time.Time { return time.Now().Add(10 * time.Minute) }
+	nodes = append(nodes, nodetest.StartWith(t, cfg))
+	a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
+	partyOf(t, a, b)
+	var clocks []party.ClockCheck
+	nodetest.Eventually(t, converge, "Ann's node to measure Bob's clock", func() bool {
+		clocks = nodes[0].Doctor().Clocks
+		return len(clocks) == 1 && clocks[0].Error == ""
+	})
+	if off := time.Duration(clocks[0].OffsetMs) * time.Millisecond; clocks[0].Peer != nodes[1].PeerID() || off < 9*time.Minute || off > 11*time.Minute {
+		t.Fatalf("Bob's clock measured %+v, want about 10 minutes ahead", clocks[0])
+	}
+	if c := nodes[1].Doctor().Clocks; len(c) != 1 || c[0].OffsetMs > -9*60*1000 {
+		t.Fatalf("from Bob's node, Ann's clock: %+v, want about 10 minutes behind", c)
+	}
+
+	// A stranger's node asking for our time hears not_member.
+	rogue := nodetest.NewRogue(t)
+	if err := rogue.Connect(nodes[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := rogue.Net.Request(ctx, nodes[0].PeerID(), nil, []byte(`{"type":"time"}`))
+	if err != nil || !strings.Contains(string(raw), "not_member") || strings.Contains(string(raw), `"time":1`) {
+		t.Fatalf("a stranger asked for our time: %s %v", raw, err)
 	}
 }

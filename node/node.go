@@ -114,6 +114,8 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// mail is the mailer of the identity service (doctor's test mail).
+	mail identity.Mailer
 	// admin answers the operator on the admin socket (backup.go).
 	admin     *http.Server
 	adminDone chan struct{}
@@ -240,6 +242,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if idCfg.Mailer, err = n.mailer(); err != nil {
 		return err
 	}
+	n.mail = idCfg.Mailer
 	// Ended sessions lose their WebSockets at once. Sessions end only in
 	// gateway requests, which run after n.gw is set.
 	idCfg.SessionsEnded = func(ids []string) {

@@ -1,6 +1,11 @@
 package party
 
-import "github.com/chatterbox/chatterbox/party/store"
+import (
+	"slices"
+
+	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/store"
+)
 
 // Gauges are the service's levels at one moment, for metrics (counters
 // go to Config.Observer as they happen).
@@ -47,4 +52,52 @@ func (s *Service) Gauges() Gauges {
 		g.ConnectedPeers[st.ID] = n
 	}
 	return g
+}
+
+// ClockCheck is how far a member node's clock is from ours.
+type ClockCheck struct {
+	Peer string `json:"peer"`
+	// Members are the labels of members homed there.
+	Members []string `json:"members"`
+	// OffsetMs is how far ahead of ours its clock is (negative: behind).
+	OffsetMs int64  `json:"offsetMs"`
+	RTTMs    int64  `json:"rttMs"`
+	Error    string `json:"error,omitempty"`
+}
+
+// CheckClocks asks every connected member node of the held parties for
+// its clock.
+func (s *Service) CheckClocks() []ClockCheck {
+	c := s.c
+	if c.net == nil {
+		return nil
+	}
+	byPeer := map[string]*ClockCheck{}
+	var order []string
+	for _, st := range s.ledger.Held() {
+		named := c.named(st)
+		for _, m := range named.SortedMembers() {
+			if m.Peer == c.net.SelfPeer() || !c.net.Connected(m.Peer) {
+				continue
+			}
+			if byPeer[m.Peer] == nil {
+				byPeer[m.Peer] = &ClockCheck{Peer: m.Peer, Members: []string{}}
+				order = append(order, m.Peer)
+			}
+			if l := rules.Label(named, m.ID, m.Name); !slices.Contains(byPeer[m.Peer].Members, l) {
+				byPeer[m.Peer].Members = append(byPeer[m.Peer].Members, l)
+			}
+		}
+	}
+	out := []ClockCheck{}
+	for _, p := range order {
+		ck := byPeer[p]
+		off, rtt, err := c.rep.ClockOffset(p)
+		ck.OffsetMs, ck.RTTMs = off.Milliseconds(), rtt.Milliseconds()
+		if err != nil {
+			ck.Error = rules.CodeOf(err)
+		}
+		out = append(out, *ck)
+	}
+	return out
 }

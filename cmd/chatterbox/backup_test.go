@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -130,5 +131,49 @@ func writeFile(t *testing.T, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// chatterbox doctor on a running node says what it checked and finds
+// nothing to fix on a healthy one, sends a test mail through the node,
+// and on a stopped node names the flag for a busy port.
+func TestProcessDoctor(t *testing.T) {
+	dataDir := t.TempDir()
+	if err := os.Chmod(dataDir, 0o700); err != nil { // t.TempDir's are 0755: doctor would say so
+		t.Fatal(err)
+	}
+	gwPort := freePort(t)
+	p, _ := start(t, "run", "--data-dir", dataDir, "--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gwPort),
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--mdns=false", "--nat-portmap=false")
+	run := func(args ...string) (int, string) {
+		d := launch(t, append([]string{"doctor", "--data-dir", dataDir}, args...)...)
+		var out []string
+		for line := range d.lines {
+			out = append(out, line)
+		}
+		return d.wait(t, time.Minute), strings.Join(out, "\n") + d.stderr.String()
+	}
+	code, out := run("--send-test-mail", "ann@example.com")
+	for _, want := range []string{"ok    a node is running", "ok    data directory", "ok    listening on", "note  no member node connected",
+		"note  no SMTP server", "ok    test mail written to the outbox", "Nothing to fix."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor on a healthy running node: no %q in\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Fatalf("doctor on a healthy node exited %d:\n%s", code, out)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, time.Minute)
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	code, out = run("--gateway-addr", busy.Addr().String())
+	if code != 1 || !strings.Contains(out, "note  no node is running") || !strings.Contains(out, "FIX   the gateway address "+busy.Addr().String()+" is busy") ||
+		!strings.Contains(out, "--gateway-addr") {
+		t.Fatalf("doctor on a stopped node with a busy port exited %d:\n%s", code, out)
 	}
 }

@@ -79,6 +79,8 @@ Usage:
   chatterbox [run] [flags]   start a node (the default)
   chatterbox backup FILE     write the node's key and database to FILE (--data-dir DIR)
   chatterbox restore FILE    make a new data directory from a backup (--data-dir DIR)
+  chatterbox doctor          check the node's data dir, ports, reachability, relays,
+                             clocks and mail, and say what to fix (--send-test-mail ADDRESS)
   chatterbox version         print the version (also: --version)
   chatterbox help            print this help
 
@@ -101,6 +103,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backupNode(ctx, args, stdout)
 	case "restore":
 		return restoreNode(args, stdout)
+	case "doctor":
+		return runDoctor(ctx, args, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "chatterbox", buildVersion())
 		return nil

@@ -26,6 +26,8 @@ const (
 	reqDirect = "direct"
 	// reqInvite asks whether an invite still stands (invite.go).
 	reqInvite = "invite"
+	// reqTime asks a member node for its clock (clock.go).
+	reqTime = "time"
 )
 
 // Request is one request frame. Join and leave payloads are signed by the

@@ -47,6 +47,8 @@ func (r *Replica) handle(ctx context.Context, from string, raw []byte) ([]byte, 
 		resp, err = r.handleDirect(ctx, from, req)
 	case reqInvite:
 		resp, err = r.handleInvite(req)
+	case reqTime:
+		resp, err = r.handleTime(from)
 	default:
 		err = fmt.Errorf("%w: unknown request type %q", rules.ErrBadRequest, req.Type)
 	}
