@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"image/png"
 	"io"
 	"log/slog"
 	"net"
@@ -400,5 +402,54 @@ func TestMetricsOnlyForThisMachine(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("/metrics from %s: %d, want %d", remote, rec.Code, want)
 		}
+	}
+}
+
+// The app installs like an app: its manifest names a start URL, a
+// standalone display and PNG icons of the sizes browsers ask for, all
+// served from the node.
+func TestWebAppManifest(t *testing.T) {
+	srv := testServer(t)
+	res, err := http.Get(srv.URL + "/manifest.webmanifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m struct {
+		StartURL string `json:"start_url"`
+		Display  string `json:"display"`
+		Icons    []struct{ Src, Sizes, Type string }
+	}
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/manifest+json" || json.NewDecoder(res.Body).Decode(&m) != nil {
+		t.Fatalf("manifest: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if m.StartURL != "/" || m.Display != "standalone" {
+		t.Fatalf("manifest %+v", m)
+	}
+	sizes := map[string]bool{}
+	for _, ic := range m.Icons {
+		if ic.Type != "image/png" {
+			continue
+		}
+		r, err := http.Get(srv.URL + ic.Src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(r.Body)
+		r.Body.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", ic.Src, err)
+		}
+		if got := fmt.Sprintf("%dx%d", img.Bounds().Dx(), img.Bounds().Dy()); got != ic.Sizes {
+			t.Fatalf("%s is %s, the manifest says %s", ic.Src, got, ic.Sizes)
+		}
+		sizes[ic.Sizes] = true
+	}
+	if !sizes["192x192"] || !sizes["512x512"] {
+		t.Fatalf("PNG icons %v, want 192x192 and 512x512", sizes)
+	}
+	page := do(t, srv, "GET", "/", nil)
+	if !strings.Contains(page.Raw, `<link rel="manifest" href="/manifest.webmanifest"`) {
+		t.Fatal("index.html does not link the manifest")
 	}
 }

@@ -30,6 +30,14 @@ var appRoutes = []string{
 	"/reset-password", "/oauth/done", "/join", "/node", "/p/{party}", "/p/{party}/{topic}",
 }
 
+// rootFiles are the web app's files served at the root, with their types.
+var rootFiles = map[string]string{
+	"favicon.svg":          "image/svg+xml",
+	"manifest.webmanifest": "application/manifest+json",
+	"icon-192.png":         "image/png",
+	"icon-512.png":         "image/png",
+}
+
 // noncePlaceholder in index.html is replaced per response by a fresh
 // nonce that the CSP allows for <style> elements; the component library
 // reads it from <meta name="csp-nonce"> for the styles it injects.
@@ -69,15 +77,19 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
-	mux.HandleFunc("GET /favicon.svg", func(w http.ResponseWriter, r *http.Request) {
-		body, err := fs.ReadFile(dist, "favicon.svg")
+	// The few files at the root: the icon, the web app manifest (so the
+	// app installs like an app) and its icons.
+	for name, ctype := range rootFiles {
+		body, err := fs.ReadFile(dist, name)
 		if err != nil {
-			writeAPIError(w, errNotFound)
-			return
+			panic("gateway: embedded web app has no " + name)
 		}
-		w.Header().Set("Content-Type", "image/svg+xml")
-		w.Write(body)
-	})
+		mux.HandleFunc("GET /"+name, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ctype)
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			w.Write(body)
+		})
+	}
 }
 
 func newNonce() string {

@@ -122,3 +122,25 @@ func TestDoctorMeasuresMemberClocks(t *testing.T) {
 		t.Fatalf("a stranger asked for our time: %s %v", raw, err)
 	}
 }
+
+// TestBrowserColorScheme: the toggle beside Sign out goes from the
+// system's scheme to light to dark, and the choice outlives a reload.
+func TestBrowserColorScheme(t *testing.T) {
+	exe := chromiumPath(t)
+	n := nodetest.Start(t, 1)[0]
+	c := newChrome(t, "carol", exe, n.GatewayURL())
+	c.signUp("Carol", "carol@example.test", "correct horse battery staple")
+	scheme := func(want string) chromedp.Action {
+		return waitJS(`document.documentElement.dataset.mantineColorScheme === "` + want + `"`)
+	}
+	c.run("switch to light, then dark",
+		chromedp.WaitVisible(`[data-testid=color-scheme][data-scheme=auto]`),
+		chromedp.Click(`[data-testid=color-scheme]`),
+		chromedp.WaitVisible(`[data-testid=color-scheme][data-scheme=light]`), scheme("light"),
+		chromedp.Click(`[data-testid=color-scheme]`),
+		chromedp.WaitVisible(`[data-testid=color-scheme][data-scheme=dark]`), scheme("dark"))
+	c.run("reload and stay dark", chromedp.Reload(), chromedp.WaitVisible(`[data-testid=color-scheme][data-scheme=dark]`), scheme("dark"))
+	if errs := c.pageErrors(); len(errs) > 0 {
+		t.Fatalf("page errors: %v", errs)
+	}
+}

@@ -1,8 +1,8 @@
 // The navigation column: the rail of parties, the open party's topics,
 // the direct conversations, and the signed-in account with its sign-out
 // button.
-import { ActionIcon, Avatar, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconDots, IconHash, IconLink, IconLogout, IconPlus, IconServer, IconUserPlus } from "@tabler/icons-react";
+import { ActionIcon, Avatar, useMantineColorScheme, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
+import { IconDeviceDesktop, IconDots, IconHash, IconLink, IconLogout, IconMoon, IconPlus, IconServer, IconSun, IconUserPlus } from "@tabler/icons-react";
 import type { Account, Party, Topic } from "../api";
 import type { Dialog } from "./ShellDialogs";
 import { initials } from "./initials";
@@ -192,6 +192,7 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
             </Stack>
           </Group>
           <Group gap={0} wrap="nowrap">
+            <ColorSchemeToggle />
             <Tooltip label="Node status">
               <ActionIcon variant="subtle" onClick={() => go("/node")} aria-label="Node status"><IconServer size={18} /></ActionIcon>
             </Tooltip>
@@ -202,5 +203,21 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
         </Group>
       </Stack>
     </Group>
+  );
+}
+
+/** Cycles the color scheme: as the system, light, dark (kept in this
+ * browser by Mantine's color scheme manager). */
+function ColorSchemeToggle() {
+  const { colorScheme, setColorScheme } = useMantineColorScheme();
+  const next = colorScheme === "auto" ? "light" : colorScheme === "light" ? "dark" : "auto";
+  const label = { auto: "Colors: as the system", light: "Colors: light", dark: "Colors: dark" }[colorScheme];
+  const Icon = { auto: IconDeviceDesktop, light: IconSun, dark: IconMoon }[colorScheme];
+  return (
+    <Tooltip label={`${label} (click for ${next})`}>
+      <ActionIcon variant="subtle" onClick={() => setColorScheme(next)} aria-label={label} data-testid="color-scheme" data-scheme={colorScheme}>
+        <Icon size={18} />
+      </ActionIcon>
+    </Tooltip>
   );
 }
