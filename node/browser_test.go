@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -56,9 +57,26 @@ type chrome struct {
 }
 
 func newChrome(t *testing.T, name, exe, base string) *chrome {
+	// Not t.TempDir: Chromium's helpers may still write to the profile for
+	// a moment after the browser is closed, which fails t.TempDir's
+	// removal; this one is removed with a few tries (registered first, so
+	// it runs after the browser's cleanup).
+	profile, err := os.MkdirTemp("", "chatterbox-chrome-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove the browser profile %s", profile)
+	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
@@ -71,7 +89,6 @@ func newChrome(t *testing.T, name, exe, base string) *chrome {
 	// exit before printing their DevTools address ("chrome failed to
 	// start" with no reason); that is the harness, not the app: try again.
 	var b *chrome
-	var err error
 	for attempt := range 3 {
 		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 		ctx, cancel := chromedp.NewContext(actx)
@@ -88,9 +105,21 @@ func newChrome(t *testing.T, name, exe, base string) *chrome {
 				}
 			case *runtime.EventExceptionThrown:
 				b.record("exception: " + ev.ExceptionDetails.Error())
+			case *cdplog.EventEntryAdded:
+				// CSP violations come here (source "security"), not to the
+				// console API; failed requests ("network") are the API's
+				// answers, which the tests judge themselves.
+				if ev.Entry.Source == cdplog.SourceSecurity || (ev.Entry.Level == cdplog.LevelError && ev.Entry.Source != cdplog.SourceNetwork) {
+					where := ev.Entry.URL
+					if ev.Entry.StackTrace != nil && len(ev.Entry.StackTrace.CallFrames) > 0 {
+						f := ev.Entry.StackTrace.CallFrames[0]
+						where = fmt.Sprintf("%s:%d:%d (%s)", f.URL, f.LineNumber, f.ColumnNumber, f.FunctionName)
+					}
+					b.record(string(ev.Entry.Source) + ": " + ev.Entry.Text + " at " + where)
+				}
 			}
 		})
-		if err = chromedp.Run(ctx); err == nil {
+		if err = chromedp.Run(ctx, cdplog.Enable()); err == nil {
 			t.Cleanup(func() { cancel(); cancelAlloc() })
 			break
 		}
