@@ -172,3 +172,25 @@ func TestDirectOffersFromStrangersAreRefused(t *testing.T) {
 		t.Fatalf("Bob's conversations: %v", dmsOf(b))
 	}
 }
+
+// Two accounts of one node write to each other: one conversation, on
+// both lists, with no network in between.
+func TestDirectMessagesBetweenAccountsOfOneNode(t *testing.T) {
+	n := nodetest.Start(t, 1)[0]
+	a, b := signUp(t, n, "Ann"), signUp(t, n, "Bob")
+	partyOf(t, a, b)
+	dm := a.c.Must(http.StatusOK, "POST", "/api/dms", map[string]string{"memberId": b.memberID})
+	nodetest.Eventually(t, converge, "Bob's list to have the conversation with Ann", func() bool {
+		d := dmsOf(b)[a.memberID]
+		return d != nil && d["id"] == dm.String("id")
+	})
+	nodetest.Eventually(t, converge, "Ann's conversation to be delivered", func() bool { return dmsOf(a)[b.memberID]["status"] == "active" })
+	base := "/api/parties/" + dm.String("id") + "/topics/" + dm.String("topicId") + "/messages"
+	post := a.c.Must(http.StatusCreated, "POST", base, map[string]string{"body": "next door"}).String("id")
+	if messageOn(b, dm.String("id"), dm.String("topicId"), post) == nil {
+		t.Fatal("Bob cannot read Ann's message on their shared node")
+	}
+	if again := b.c.Must(http.StatusOK, "POST", "/api/dms", map[string]string{"memberId": a.memberID}); again.String("id") != dm.String("id") {
+		t.Fatalf("Bob opened another conversation: %s", again.String("id"))
+	}
+}

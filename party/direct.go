@@ -125,20 +125,32 @@ func (l *ledger) AcceptDirect(from string, sop rules.SignedOp) error {
 	// a party with them, is asked before any signature is checked: a
 	// stranger's offer costs lookups, and hears what a member who may
 	// not write to ours hears.
-	self := c.net.SelfPeer()
+	self, id := c.net.SelfPeer(), sop.Hash()
 	var m store.Membership
+	taken := false
 	for i, mine := range b.Members {
 		other := b.Members[1-i]
 		if mine.Peer != self || other.Peer != from {
 			continue
 		}
-		if account, o, ok := c.localSharing(mine.ID, other.ID, from); ok {
-			m = store.Membership{Account: account, Member: mine.ID, PartyName: o.Name, Status: store.StatusMember,
-				Since: c.now().UnixMilli(), Direct: true, With: other.ID}
-			break
+		account, o, ok := c.localSharing(mine.ID, other.ID, from)
+		if !ok {
+			continue
 		}
+		// Both members may be accounts of this node: the offer is for the
+		// one that does not have the conversation yet.
+		if _, err := c.membership(account, id); err == nil {
+			taken = true
+			continue
+		}
+		m = store.Membership{Account: account, Member: mine.ID, PartyName: o.Name, Status: store.StatusMember,
+			Since: c.now().UnixMilli(), Direct: true, With: other.ID}
+		break
 	}
 	if m.Account == "" {
+		if taken {
+			return nil // an offer again, taken already
+		}
 		return rules.ErrDirectNotAllowed
 	}
 	st, err := rules.Genesis(sop)
