@@ -433,6 +433,22 @@ func (n *Network) Connected(p string) bool {
 	return err == nil && n.host.Network().Connectedness(id) == network.Connected
 }
 
+// Relayed reports whether p is connected only through relays
+// (/p2p-circuit): no direct connection yet.
+func (n *Network) Relayed(p string) bool {
+	id, err := peer.Decode(p)
+	if err != nil {
+		return false
+	}
+	conns := n.host.Network().ConnsToPeer(id)
+	for _, c := range conns {
+		if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT); err != nil {
+			return false
+		}
+	}
+	return len(conns) > 0
+}
+
 // PeersChanged makes the redial loop look at the wanted peers now.
 func (n *Network) PeersChanged() {
 	select {

@@ -148,7 +148,7 @@ func Restore(r io.Reader, dataDir string) error {
 }
 
 // serveAdmin answers the operator on the admin socket until the node
-// stops: GET /backup streams a backup.
+// stops: GET /backup streams a backup; GET /metrics and doctor's routes.
 func (n *Node) serveAdmin() {
 	path := filepath.Join(n.cfg.DataDir, AdminSocket)
 	os.Remove(path) // a crashed node's; we hold the data directory's lock
@@ -173,6 +173,7 @@ func (n *Node) serveAdmin() {
 		n.log.Info("backup taken")
 	})
 	n.doctorRoutes(mux)
+	mux.Handle("GET /metrics", n.metrics.handler()) // the operator's, wherever the gateway listens
 	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	n.adminDone = make(chan struct{})
 	go func() {

@@ -114,6 +114,8 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// metrics is the node's Prometheus registry (metrics.go).
+	metrics *nodeMetrics
 	// mail is the mailer of the identity service (doctor's test mail).
 	mail identity.Mailer
 	// admin answers the operator on the admin socket (backup.go).
@@ -217,6 +219,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.gater = gossip.NewGater()
 	n.traffic = metrics.NewBandwidthCounter()
 	metrics := newMetrics()
+	n.metrics = metrics
 	if n.host, err = gossip.NewHost(gossip.HostConfig{Key: key, ListenAddrs: n.cfg.ListenAddrs, Gater: n.gater, Version: n.cfg.Version, Bandwidth: n.traffic, Metrics: metrics.reg,
 		Relays: n.cfg.Network.Relays, Announce: n.cfg.Network.Announce, RelayService: n.cfg.Network.RelayService,
 		Reachability: gossip.Reachability(n.cfg.Network.Reachability), PortMap: n.cfg.Network.PortMap}); err != nil {

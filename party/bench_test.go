@@ -34,6 +34,7 @@ func (stubNet) LeaveTopic(string) error                       { return nil }
 func (stubNet) Connected(string) bool                         { return false }
 func (stubNet) PeersChanged()                                 {}
 func (stubNet) MembersChanged(string)                         {}
+func (stubNet) Relayed(string) bool                           { return false }
 func (stubNet) ObservedAddrs(string) []string                 { return nil }
 
 type oneKey struct{ key ed25519.PrivateKey }

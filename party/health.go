@@ -28,6 +28,11 @@ type NodeHealth struct {
 	// Members are the labels of the party's members homed there.
 	Members   []string `json:"members"`
 	Connected bool     `json:"connected"`
+	// Relayed: connected only through a relay — hole punching has not
+	// made a direct connection (yet: it is tried when the relayed one
+	// opens; it fails behind a NAT that maps each destination to a new
+	// port, where the relay stays the path).
+	Relayed bool `json:"relayed,omitempty"`
 	// LastSeen is when this node last connected to it or lost it (this
 	// run of the node only); nil: not since it started.
 	LastSeen *time.Time `json:"lastSeen,omitempty"`
@@ -88,6 +93,7 @@ func (p *Parties) Health(a Actor) ([]PartyHealth, error) {
 				n = &NodeHealth{Peer: mem.Peer, Members: []string{}}
 				byPeer[mem.Peer] = n
 				n.Connected = c.net != nil && c.net.Connected(mem.Peer)
+				n.Relayed = n.Connected && c.net.Relayed(mem.Peer)
 				if t, ok := c.seen.Load(mem.Peer); ok {
 					at := t.(time.Time)
 					n.LastSeen = &at

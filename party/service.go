@@ -34,6 +34,9 @@ type Network interface {
 	// have changed: it stops sending the party's traffic to nodes that are
 	// no longer members' home nodes and lets new ones in.
 	MembersChanged(party string)
+	// Relayed reports whether every connection to peer goes through a
+	// relay (none direct).
+	Relayed(peer string) bool
 }
 
 // Keys finds the private member key of a local account by its MemberID.

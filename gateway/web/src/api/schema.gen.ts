@@ -1371,6 +1371,8 @@ export interface operations {
                                 peer: string;
                                 members: string[];
                                 connected: boolean;
+                                /** @description connected only through a relay; hole punching has not made a direct connection (it fails behind a NAT that maps each destination to a new port) */
+                                relayed?: boolean;
                                 /** Format: date-time */
                                 lastSeen?: string;
                                 /** Format: date-time */

@@ -116,7 +116,11 @@ export function NodePage() {
                     <Table.Tr key={n.peer} data-testid="node-health">
                       <Table.Td>{n.members.join(", ")}</Table.Td>
                       <Table.Td>
-                        {n.connected ? <Badge color="green" data-testid="connected">connected</Badge>
+                        {n.connected && n.relayed ? (
+                          <Badge color="yellow" data-testid="relayed" title="No direct connection: hole punching did not succeed, so traffic goes through a relay. This happens behind routers that give every destination a new port (symmetric NAT); it works, a little slower.">
+                            connected via a relay
+                          </Badge>
+                        ) : n.connected ? <Badge color="green" data-testid="connected">connected</Badge>
                           : <Badge color="gray" data-testid="away">{n.lastSeen ? `away, seen ${ago(n.lastSeen)}` : "not seen since this node started"}</Badge>}
                       </Table.Td>
                       <Table.Td>

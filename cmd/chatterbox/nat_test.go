@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatterbox/chatterbox/node"
+	"github.com/chatterbox/chatterbox/node/nodetest"
+)
+
+// natHome builds a home network behind a NAT router: a router namespace
+// with wan on the internet bridge and .1 on a new home bridge for subnet
+// ("10.X.0"), masquerading what leaves the home. It returns the home
+// bridge.
+func (l *netLab) natHome(internet, wan, subnet string, symmetric bool) string {
+	l.t.Helper()
+	home := l.bridge(subnet)
+	r := l.host()
+	r.attach(internet, wan)
+	r.attach(home, subnet+".1")
+	l.exec(r.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	flags := ""
+	if symmetric {
+		flags = " fully-random"
+	}
+	// Masquerade what leaves the home; like a home router, drop (never
+	// answer with a reset) what arrives from outside unasked: a reset
+	// would tear down the mapping a hole punch is opening.
+	rules := fmt.Sprintf(`table ip nat {
+ chain post {
+  type nat hook postrouting priority srcnat; policy accept;
+  ip saddr %[1]s.0/24 ip daddr != %[1]s.0/24 ip daddr != 10.99.0.0/24 masquerade%[2]s
+ }
+}
+table ip fw {
+ chain in {
+  type filter hook input priority filter; policy accept;
+  ip daddr %[3]s ct state new drop
+ }
+}
+`, subnet, flags, wan)
+	cmd := exec.Command("ip", "netns", "exec", r.ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		l.t.Fatalf("nft: %v\n%s", err, out)
+	}
+	return home
+}
+
+func (l *netLab) exec(ns string, args ...string) string {
+	l.t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// natPair builds the lab of the hole-punching tests: a relay on an
+// "internet" bridge, and two home networks behind NAT routers on it, one
+// node in each (symmetric: the second router maps every destination to a
+// new port). Both nodes are in one party, joined through an invite that
+// carries the relay's address.
+func natPair(t *testing.T, symmetric bool) (a, b *labNode, p labParty, lab *netLab, ah *labHost) {
+	lab = newNetLab(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the NAT tests need nftables' nft command; .ci/run installs it")
+		}
+		t.Skip("skipping: the NAT tests need nftables' nft command (apt-get install nftables)")
+	}
+	inet := lab.bridge("11.80.0")
+	rh := lab.host()
+	rh.attach(inet, "11.80.0.2")
+	relay := rh.run("--relay", "--reachability", "public")
+	homeA := lab.natHome(inet, "11.80.0.11", "10.81.0", false)
+	homeB := lab.natHome(inet, "11.80.0.12", "10.82.0", symmetric)
+	ah, bh := lab.host(), lab.host()
+	ah.attach(homeA, "10.81.0.2")
+	bh.attach(homeB, "10.82.0.2")
+	lab.ip("-n", ah.ns, "route", "add", "default", "via", "10.81.0.1")
+	lab.ip("-n", bh.ns, "route", "add", "default", "via", "10.82.0.1")
+	a = ah.run("--reachability", "private", "--relay-peer", relay.p2p())
+	b = bh.run("--reachability", "private", "--relay-peer", relay.p2p())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("a's sockets:\n%s\na's log:\n%s\nb's log:\n%s", lab.exec(ah.ns, "ss", "-tun"), a.proc.stderr, b.proc.stderr)
+		}
+	})
+	nodetest.Eventually(t, 60*time.Second, "both nodes to hold a slot at the relay", func() bool {
+		for _, n := range []*labNode{a, b} {
+			relays, _ := n.api.Must(200, "GET", "/api/node", nil).JSON["relays"].([]any)
+			if len(relays) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	p = createParty(t, a, b)
+	return a, b, p, lab, ah
+}
+
+// holePunches is how many hole punches n's node counted with outcome
+// (libp2p's libp2p_holepunch_outcomes_total, read on its admin socket).
+func holePunches(t *testing.T, n *labNode, outcome string) int {
+	t.Helper()
+	res, err := node.AdminClient(n.dataDir).Get("http://node/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	total := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "libp2p_holepunch_outcomes_total{") && strings.Contains(line, `outcome="`+outcome+`"`) {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			total += int(v)
+		}
+	}
+	return total
+}
+
+// health is what a's node says of the other node in party p.
+func health(n *labNode, p labParty) map[string]any {
+	r := n.api.Do("GET", "/api/node/parties", nil)
+	if r.Status != 200 {
+		return nil
+	}
+	for _, pp := range r.JSON["parties"].([]any) {
+		if pm := pp.(map[string]any); pm["id"] == p.id {
+			if nodes := pm["nodes"].([]any); len(nodes) == 1 {
+				return nodes[0].(map[string]any)
+			}
+		}
+	}
+	return nil
+}
+
+// Two nodes behind home routers (masquerading, dropping what arrives
+// unasked) meet through a relay, and hole punching (DCUtR) turns that
+// into a direct connection through both NATs; messages sent from both
+// sides while it happens all arrive, once.
+func TestNetnsHolePunchThroughTwoNATs(t *testing.T) {
+	a, b, p, lab, ah := natPair(t, false)
+	for i := range 10 {
+		a.post(p, fmt.Sprintf("from a %d", i))
+		b.post(p, fmt.Sprintf("from b %d", i))
+	}
+	nodetest.Eventually(t, 60*time.Second, "a direct connection between the two homes", func() bool {
+		h := health(a, p)
+		return h != nil && h["connected"] == true && h["relayed"] == nil &&
+			strings.Contains(lab.exec(ah.ns, "ss", "-tun"), "11.80.0.12:7734")
+	})
+	if holePunches(t, a, "success")+holePunches(t, b, "success") == 0 {
+		t.Fatal("direct, but no hole punch counted: the nodes met some other way")
+	}
+	for i := range 10 {
+		a.post(p, fmt.Sprintf("direct from a %d", i))
+		b.post(p, fmt.Sprintf("direct from b %d", i))
+	}
+	waitAll(t, 60*time.Second, p, 40, a, b)
+}
+
+// Behind a router that maps every destination to a new port, hole
+// punching cannot work: the pair stays on the relay, chat goes on, and
+// the Node page's data says the connection is relayed.
+func TestNetnsSymmetricNATStaysRelayed(t *testing.T) {
+	a, b, p, _, _ := natPair(t, true)
+	a.post(p, "through the relay")
+	b.post(p, "and back")
+	waitAll(t, 60*time.Second, p, 2, a, b)
+	// Hole punching is tried when the relayed connection opens; once it
+	// has failed, the pair is still relayed.
+	nodetest.Eventually(t, 60*time.Second, "the hole punch to fail", func() bool {
+		return holePunches(t, a, "failed")+holePunches(t, b, "failed") > 0
+	})
+	if h := health(a, p); h == nil || h["connected"] != true || h["relayed"] != true {
+		t.Fatalf("behind a symmetric NAT the pair went direct: %v", h)
+	}
+	a.post(p, "still here")
+	waitAll(t, 60*time.Second, p, 3, a, b)
+}
