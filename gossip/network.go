@@ -720,9 +720,42 @@ func (n *Network) loop() {
 		case <-tick.C:
 			n.dialWanted()
 			n.closeEvicted()
+			n.dropRelayedWhereDirect()
 			// Party peers pubsub gave up on (it stops re-opening streams
 			// after a few refusals, e.g. while a join was in flight).
 			n.startPubsub()
+		}
+	}
+}
+
+// directGrace is how long a direct connection must have lasted before
+// the relayed ones to the same peer are closed: hole punching finishes its
+// exchange on the relayed one.
+const directGrace = 2 * time.Second
+
+// dropRelayedWhereDirect closes relayed connections to peers this node
+// also reaches directly (after hole punching, say). Streams already open
+// stay on the connection they were opened on, so without this a party's
+// GossipSub streams would keep going through the relay; pubsub reopens
+// them on the direct connection when the relayed one closes.
+func (n *Network) dropRelayedWhereDirect() {
+	nw := n.host.Network()
+	for _, p := range nw.Peers() {
+		var relayed []network.Conn
+		direct := false
+		for _, c := range nw.ConnsToPeer(p) {
+			if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT); err == nil {
+				relayed = append(relayed, c)
+			} else if time.Since(c.Stat().Opened) >= directGrace {
+				direct = true
+			}
+		}
+		if !direct {
+			continue
+		}
+		for _, c := range relayed {
+			n.log.Debug("closing a relayed connection: the peer is reached directly", "peer", p)
+			c.Close()
 		}
 	}
 }

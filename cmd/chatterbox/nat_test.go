@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,8 +70,8 @@ func (l *netLab) exec(ns string, args ...string) string {
 // node in each (symmetric: the second router maps every destination to a
 // new port). Both nodes are in one party, joined through an invite that
 // carries the relay's address.
-func natPair(t *testing.T, symmetric bool) (a, b *labNode, p labParty, lab *netLab, ah *labHost) {
-	lab = newNetLab(t)
+func natPair(t *testing.T, symmetric bool) *natLab {
+	lab := newNetLab(t)
 	if _, err := exec.LookPath("nft"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("the NAT tests need nftables' nft command; .ci/run installs it")
@@ -82,6 +85,7 @@ func natPair(t *testing.T, symmetric bool) (a, b *labNode, p labParty, lab *netL
 	homeA := lab.natHome(inet, "11.80.0.11", "10.81.0", false)
 	homeB := lab.natHome(inet, "11.80.0.12", "10.82.0", symmetric)
 	ah, bh := lab.host(), lab.host()
+	var a, b *labNode
 	ah.attach(homeA, "10.81.0.2")
 	bh.attach(homeB, "10.82.0.2")
 	lab.ip("-n", ah.ns, "route", "add", "default", "via", "10.81.0.1")
@@ -102,8 +106,15 @@ func natPair(t *testing.T, symmetric bool) (a, b *labNode, p labParty, lab *netL
 		}
 		return true
 	})
-	p = createParty(t, a, b)
-	return a, b, p, lab, ah
+	return &natLab{lab: lab, a: a, b: b, relay: relay, ah: ah, p: createParty(t, a, b)}
+}
+
+// natLab is natPair's lab: the two home nodes in party p, and the relay.
+type natLab struct {
+	lab         *netLab
+	a, b, relay *labNode
+	ah          *labHost // a's namespace
+	p           labParty
 }
 
 // holePunches is how many hole punches n's node counted with outcome
@@ -124,6 +135,51 @@ func holePunches(t *testing.T, n *labNode, outcome string) int {
 		}
 	}
 	return total
+}
+
+// delivery measures how long a post by from takes to be listed by to,
+// as the median of n posts (the figures BENCHMARKS.md records; nothing
+// is asserted on them).
+func delivery(t *testing.T, from, to *labNode, p labParty, n int, tag string) time.Duration {
+	t.Helper()
+	var took []time.Duration
+	for i := range n {
+		body := fmt.Sprintf("%s %d", tag, i)
+		start := time.Now()
+		from.post(p, body)
+		nodetest.Eventually(t, 30*time.Second, "a post to arrive", func() bool {
+			for _, m := range to.topicMessages(p.id, p.topic) {
+				if strings.HasSuffix(m, " "+body) {
+					return true
+				}
+			}
+			return false
+		})
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	return took[len(took)/2]
+}
+
+// relayBytes is what crossed the relay's link to the internet bridge,
+// both ways (the kernel's counters: the relay's own traffic figures do not
+// count the circuits it carries).
+func relayBytes(t *testing.T, n *labNode) float64 {
+	t.Helper()
+	out, err := exec.Command("ip", "-j", "-s", "link", "show", "dev", n.host.link[0]).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var links []struct {
+		Stats struct {
+			Rx struct{ Bytes float64 } `json:"rx"`
+			Tx struct{ Bytes float64 } `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		t.Fatalf("link stats: %v %s", err, out)
+	}
+	return links[0].Stats.Rx.Bytes + links[0].Stats.Tx.Bytes
 }
 
 // health is what a's node says of the other node in party p.
@@ -147,7 +203,9 @@ func health(n *labNode, p labParty) map[string]any {
 // into a direct connection through both NATs; messages sent from both
 // sides while it happens all arrive, once.
 func TestNetnsHolePunchThroughTwoNATs(t *testing.T) {
-	a, b, p, lab, ah := natPair(t, false)
+	l := natPair(t, false)
+	a, b, p, lab, ah := l.a, l.b, l.p, l.lab, l.ah
+	joined := time.Now()
 	for i := range 10 {
 		a.post(p, fmt.Sprintf("from a %d", i))
 		b.post(p, fmt.Sprintf("from b %d", i))
@@ -160,18 +218,32 @@ func TestNetnsHolePunchThroughTwoNATs(t *testing.T) {
 	if holePunches(t, a, "success")+holePunches(t, b, "success") == 0 {
 		t.Fatal("direct, but no hole punch counted: the nodes met some other way")
 	}
+	t.Logf("measured: direct %s after the join", time.Since(joined).Round(time.Millisecond))
+	// Once direct, the party's traffic leaves the relay: the relayed
+	// connection is closed and GossipSub's streams move to the direct one.
+	probe := 0
+	nodetest.Eventually(t, 60*time.Second, "a post to cross without touching the relay", func() bool {
+		before := relayBytes(t, l.relay)
+		probe++
+		delivery(t, a, b, p, 1, fmt.Sprintf("probe %d", probe))
+		return relayBytes(t, l.relay)-before < 200
+	})
 	for i := range 10 {
 		a.post(p, fmt.Sprintf("direct from a %d", i))
 		b.post(p, fmt.Sprintf("direct from b %d", i))
 	}
-	waitAll(t, 60*time.Second, p, 40, a, b)
+	waitAll(t, 60*time.Second, p, 40+probe, a, b)
+	before := relayBytes(t, l.relay)
+	t.Logf("measured: delivery direct, median of 10: %s; relay bytes for them: %.0f",
+		delivery(t, a, b, p, 10, "timed").Round(time.Millisecond), relayBytes(t, l.relay)-before)
 }
 
 // Behind a router that maps every destination to a new port, hole
 // punching cannot work: the pair stays on the relay, chat goes on, and
 // the Node page's data says the connection is relayed.
 func TestNetnsSymmetricNATStaysRelayed(t *testing.T) {
-	a, b, p, _, _ := natPair(t, true)
+	l := natPair(t, true)
+	a, b, p := l.a, l.b, l.p
 	a.post(p, "through the relay")
 	b.post(p, "and back")
 	waitAll(t, 60*time.Second, p, 2, a, b)
@@ -185,4 +257,37 @@ func TestNetnsSymmetricNATStaysRelayed(t *testing.T) {
 	}
 	a.post(p, "still here")
 	waitAll(t, 60*time.Second, p, 3, a, b)
+	before := relayBytes(t, l.relay)
+	t.Logf("measured: delivery relayed, median of 10: %s; relay bytes for them: %.0f",
+		delivery(t, a, b, p, 10, "timed").Round(time.Millisecond), relayBytes(t, l.relay)-before)
+}
+
+// The relay restarts while a pair behind a symmetric NAT depends on it:
+// both nodes take a slot again, the pair reconnects through it, and what
+// each wrote while it was down arrives.
+func TestNetnsRelayRestartWhileRelayed(t *testing.T) {
+	l := natPair(t, true)
+	a, b, p := l.a, l.b, l.p
+	a.post(p, "before the restart")
+	waitAll(t, 60*time.Second, p, 1, a, b)
+	l.relay.proc.cmd.Process.Signal(syscall.SIGTERM)
+	if code := l.relay.proc.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("relay exited %d", code)
+	}
+	a.post(p, "while the relay was down, from a")
+	b.post(p, "while the relay was down, from b")
+	l.relay.start()
+	nodetest.Eventually(t, 120*time.Second, "both nodes to hold a slot at the relay again", func() bool {
+		for _, n := range []*labNode{a, b} {
+			relays, _ := n.api.Must(200, "GET", "/api/node", nil).JSON["relays"].([]any)
+			if len(relays) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	waitAll(t, 120*time.Second, p, 3, a, b)
+	if h := health(a, p); h == nil || h["connected"] != true || h["relayed"] != true {
+		t.Fatalf("after the restart a's node says of b's: %v", h)
+	}
 }
