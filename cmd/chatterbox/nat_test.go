@@ -23,10 +23,20 @@ import (
 // bridge.
 func (l *netLab) natHome(internet, wan, subnet string, symmetric bool) string {
 	l.t.Helper()
+	return l.natHomeVia(internet, wan, "", subnet, symmetric)
+}
+
+// natHomeVia is natHome for a router whose way out is upstream (another
+// router's home address): a home behind two NATs.
+func (l *netLab) natHomeVia(internet, wan, upstream, subnet string, symmetric bool) string {
+	l.t.Helper()
 	home := l.bridge(subnet)
 	r := l.host()
 	r.attach(internet, wan)
 	r.attach(home, subnet+".1")
+	if upstream != "" {
+		l.ip("-n", r.ns, "route", "add", "default", "via", upstream)
+	}
 	l.exec(r.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	flags := ""
 	if symmetric {
@@ -71,6 +81,14 @@ func (l *netLab) exec(ns string, args ...string) string {
 // new port). Both nodes are in one party, joined through an invite that
 // carries the relay's address.
 func natPair(t *testing.T, symmetric bool) *natLab {
+	return natPairOf(t, natTopology{symmetricB: symmetric})
+}
+
+// natTopology varies natPair's lab: b's router maps every destination to
+// a new port; a's home router sits behind the provider's (two NATs).
+type natTopology struct{ symmetricB, doubleA bool }
+
+func natPairOf(t *testing.T, top natTopology) *natLab {
 	lab := newNetLab(t)
 	if _, err := exec.LookPath("nft"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -82,13 +100,16 @@ func natPair(t *testing.T, symmetric bool) *natLab {
 	rh := lab.host()
 	rh.attach(inet, "11.80.0.2")
 	relay := rh.run("--relay", "--reachability", "public")
-	homeA := lab.natHome(inet, "11.80.0.11", "10.81.0", false)
-	homeB := lab.natHome(inet, "11.80.0.12", "10.82.0", symmetric)
+	homeA, gwA := lab.natHome(inet, "11.80.0.11", "10.81.0", false), "10.81.0.1"
+	if top.doubleA {
+		homeA, gwA = lab.natHomeVia(homeA, "10.81.0.5", "10.81.0.1", "10.83.0", false), "10.83.0.1"
+	}
+	homeB := lab.natHome(inet, "11.80.0.12", "10.82.0", top.symmetricB)
 	ah, bh := lab.host(), lab.host()
 	var a, b *labNode
-	ah.attach(homeA, "10.81.0.2")
+	ah.attach(homeA, strings.TrimSuffix(gwA, ".1")+".2")
 	bh.attach(homeB, "10.82.0.2")
-	lab.ip("-n", ah.ns, "route", "add", "default", "via", "10.81.0.1")
+	lab.ip("-n", ah.ns, "route", "add", "default", "via", gwA)
 	lab.ip("-n", bh.ns, "route", "add", "default", "via", "10.82.0.1")
 	a = ah.run("--reachability", "private", "--relay-peer", relay.p2p())
 	b = bh.run("--reachability", "private", "--relay-peer", relay.p2p())
@@ -290,4 +311,19 @@ func TestNetnsRelayRestartWhileRelayed(t *testing.T) {
 	if h := health(a, p); h == nil || h["connected"] != true || h["relayed"] != true {
 		t.Fatalf("after the restart a's node says of b's: %v", h)
 	}
+}
+
+// A node behind two NATs (a home router behind the provider's) and a node
+// behind one still end up talking directly.
+func TestNetnsHolePunchThroughDoubleNAT(t *testing.T) {
+	l := natPairOf(t, natTopology{doubleA: true})
+	a, b, p := l.a, l.b, l.p
+	nodetest.Eventually(t, 60*time.Second, "a direct connection from behind two NATs", func() bool {
+		h := health(a, p)
+		return h != nil && h["connected"] == true && h["relayed"] == nil &&
+			strings.Contains(l.lab.exec(l.ah.ns, "ss", "-tun"), "11.80.0.12:7734")
+	})
+	a.post(p, "from behind two routers")
+	b.post(p, "heard you")
+	waitAll(t, 60*time.Second, p, 2, a, b)
 }
