@@ -182,6 +182,15 @@ func delivery(t *testing.T, from, to *labNode, p labParty, n int, tag string) ti
 	return took[len(took)/2]
 }
 
+// measure logs the delivery time of 10 posts from a to b and the bytes
+// they put on the relay's link (BENCHMARKS.md; nothing is asserted).
+func (l *natLab) measure(t *testing.T, path string) {
+	t.Helper()
+	before := relayBytes(t, l.relay)
+	took := delivery(t, l.a, l.b, l.p, 10, "timed")
+	t.Logf("measured: delivery %s, median of 10: %s; relay bytes for them: %.0f", path, took.Round(time.Millisecond), relayBytes(t, l.relay)-before)
+}
+
 // relayBytes is what crossed the relay's link to the internet bridge,
 // both ways (the kernel's counters: the relay's own traffic figures do not
 // count the circuits it carries).
@@ -254,9 +263,7 @@ func TestNetnsHolePunchThroughTwoNATs(t *testing.T) {
 		b.post(p, fmt.Sprintf("direct from b %d", i))
 	}
 	waitAll(t, 60*time.Second, p, 40+probe, a, b)
-	before := relayBytes(t, l.relay)
-	t.Logf("measured: delivery direct, median of 10: %s; relay bytes for them: %.0f",
-		delivery(t, a, b, p, 10, "timed").Round(time.Millisecond), relayBytes(t, l.relay)-before)
+	l.measure(t, "direct")
 }
 
 // Behind a router that maps every destination to a new port, hole
@@ -278,9 +285,7 @@ func TestNetnsSymmetricNATStaysRelayed(t *testing.T) {
 	}
 	a.post(p, "still here")
 	waitAll(t, 60*time.Second, p, 3, a, b)
-	before := relayBytes(t, l.relay)
-	t.Logf("measured: delivery relayed, median of 10: %s; relay bytes for them: %.0f",
-		delivery(t, a, b, p, 10, "timed").Round(time.Millisecond), relayBytes(t, l.relay)-before)
+	l.measure(t, "relayed")
 }
 
 // The relay restarts while a pair behind a symmetric NAT depends on it:
