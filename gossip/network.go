@@ -120,6 +120,9 @@ type NetworkConfig struct {
 	// RedialInterval is how often wanted peers that are not connected are
 	// dialled; zero means 10 seconds.
 	RedialInterval time.Duration
+	// Relays are the configured relays (HostConfig.Relays), which the
+	// network keeps a connection to (relays.go).
+	Relays []string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -329,9 +332,14 @@ func (n *Network) Start() error {
 	if err := n.watchIdentify(); err != nil {
 		return fmt.Errorf("watch identify: %w", err)
 	}
+	relays, err := ParsePeerAddrs(n.cfg.Relays)
+	if err != nil {
+		return err
+	}
 	n.host.SetStreamHandler(RequestProtocol, n.handleStream)
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.loop()
+	go n.keepRelays(relays)
 	return nil
 }
 

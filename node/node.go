@@ -266,6 +266,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Logger:         n.log.With("component", "gossip"),
 		Gater:          n.gater,
 		AddrBook:       addrBook{n.db},
+		Relays:         n.cfg.Network.Relays,
 	}); err != nil {
 		return err
 	}

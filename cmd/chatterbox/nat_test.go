@@ -85,8 +85,10 @@ func natPair(t *testing.T, symmetric bool) *natLab {
 }
 
 // natTopology varies natPair's lab: b's router maps every destination to
-// a new port; a's home router sits behind the provider's (two NATs).
-type natTopology struct{ symmetricB, doubleA bool }
+// a new port; a's home router sits behind the provider's (two NATs);
+// every node finds its reachability with AutoNAT instead of being told;
+// every node listens on QUIC only.
+type natTopology struct{ symmetricB, doubleA, autonat, quic bool }
 
 func natPairOf(t *testing.T, top natTopology) *natLab {
 	lab := newNetLab(t)
@@ -98,27 +100,42 @@ func natPairOf(t *testing.T, top natTopology) *natLab {
 	}
 	inet := lab.bridge("11.80.0")
 	rh := lab.host()
+	rh.quic = top.quic
 	rh.attach(inet, "11.80.0.2")
-	relay := rh.run("--relay", "--reachability", "public")
+	public, private := []string{"--reachability", "public"}, []string{"--reachability", "private"}
+	if top.autonat {
+		public, private = nil, nil
+	}
+	started := time.Now()
+	relay := rh.run(append([]string{"--relay"}, public...)...)
+	if top.autonat {
+		// AutoNAT asks only peers with a public address, and the relay's
+		// other peers are behind NATs: a second public node (a friend
+		// with a forwarded port) is what can judge it.
+		ph := lab.host()
+		ph.attach(inet, "11.80.0.3")
+		ph.run("--relay-peer", relay.p2p())
+	}
 	homeA, gwA := lab.natHome(inet, "11.80.0.11", "10.81.0", false), "10.81.0.1"
 	if top.doubleA {
 		homeA, gwA = lab.natHomeVia(homeA, "10.81.0.5", "10.81.0.1", "10.83.0", false), "10.83.0.1"
 	}
 	homeB := lab.natHome(inet, "11.80.0.12", "10.82.0", top.symmetricB)
 	ah, bh := lab.host(), lab.host()
+	ah.quic, bh.quic = top.quic, top.quic
 	var a, b *labNode
 	ah.attach(homeA, strings.TrimSuffix(gwA, ".1")+".2")
 	bh.attach(homeB, "10.82.0.2")
 	lab.ip("-n", ah.ns, "route", "add", "default", "via", gwA)
 	lab.ip("-n", bh.ns, "route", "add", "default", "via", "10.82.0.1")
-	a = ah.run("--reachability", "private", "--relay-peer", relay.p2p())
-	b = bh.run("--reachability", "private", "--relay-peer", relay.p2p())
+	a = ah.run(append([]string{"--relay-peer", relay.p2p()}, private...)...)
+	b = bh.run(append([]string{"--relay-peer", relay.p2p()}, private...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("a's sockets:\n%s\na's log:\n%s\nb's log:\n%s", lab.exec(ah.ns, "ss", "-tun"), a.proc.stderr, b.proc.stderr)
 		}
 	})
-	nodetest.Eventually(t, 60*time.Second, "both nodes to hold a slot at the relay", func() bool {
+	nodetest.Eventually(t, 120*time.Second, "both nodes to hold a slot at the relay", func() bool {
 		for _, n := range []*labNode{a, b} {
 			relays, _ := n.api.Must(200, "GET", "/api/node", nil).JSON["relays"].([]any)
 			if len(relays) != 1 {
@@ -127,14 +144,15 @@ func natPairOf(t *testing.T, top natTopology) *natLab {
 		}
 		return true
 	})
-	return &natLab{lab: lab, a: a, b: b, relay: relay, ah: ah, p: createParty(t, a, b)}
+	return &natLab{lab: lab, a: a, b: b, relay: relay, ah: ah, started: started, p: createParty(t, a, b)}
 }
 
 // natLab is natPair's lab: the two home nodes in party p, and the relay.
 type natLab struct {
 	lab         *netLab
 	a, b, relay *labNode
-	ah          *labHost // a's namespace
+	ah          *labHost  // a's namespace
+	started     time.Time // when the relay was started
 	p           labParty
 }
 
@@ -191,6 +209,20 @@ func (l *natLab) measure(t *testing.T, path string) {
 	t.Logf("measured: delivery %s, median of 10: %s; relay bytes for them: %.0f", path, took.Round(time.Millisecond), relayBytes(t, l.relay)-before)
 }
 
+// offRelay waits for a post from a to reach b without crossing the
+// relay's link, and returns how many probe posts that took.
+func (l *natLab) offRelay(t *testing.T) int {
+	t.Helper()
+	probe := 0
+	nodetest.Eventually(t, 60*time.Second, "a post to cross without touching the relay", func() bool {
+		before := relayBytes(t, l.relay)
+		probe++
+		delivery(t, l.a, l.b, l.p, 1, fmt.Sprintf("probe %d", probe))
+		return relayBytes(t, l.relay)-before < 200
+	})
+	return probe
+}
+
 // relayBytes is what crossed the relay's link to the internet bridge,
 // both ways (the kernel's counters: the relay's own traffic figures do not
 // count the circuits it carries).
@@ -228,6 +260,22 @@ func health(n *labNode, p labParty) map[string]any {
 	return nil
 }
 
+// Left to find out for themselves (the default), the nodes behind home
+// routers conclude with AutoNAT that they are private and take a slot at
+// the relay, the relay that it is public; then the pair punches through.
+func TestNetnsAutoNATVerdicts(t *testing.T) {
+	l := natPairOf(t, natTopology{autonat: true})
+	verdict := func(n *labNode) string { return n.api.Must(200, "GET", "/api/node", nil).String("reachability") }
+	nodetest.Eventually(t, 120*time.Second, "the AutoNAT verdicts", func() bool {
+		return verdict(l.a) == "Private" && verdict(l.b) == "Private" && verdict(l.relay) == "Public"
+	})
+	t.Logf("measured: AutoNAT verdicts %s after the relay started", time.Since(l.started).Round(time.Second))
+	nodetest.Eventually(t, 60*time.Second, "a direct connection between the two homes", func() bool {
+		h := health(l.a, l.p)
+		return h != nil && h["connected"] == true && h["relayed"] == nil
+	})
+}
+
 // Two nodes behind home routers (masquerading, dropping what arrives
 // unasked) meet through a relay, and hole punching (DCUtR) turns that
 // into a direct connection through both NATs; messages sent from both
@@ -251,13 +299,7 @@ func TestNetnsHolePunchThroughTwoNATs(t *testing.T) {
 	t.Logf("measured: direct %s after the join", time.Since(joined).Round(time.Millisecond))
 	// Once direct, the party's traffic leaves the relay: the relayed
 	// connection is closed and GossipSub's streams move to the direct one.
-	probe := 0
-	nodetest.Eventually(t, 60*time.Second, "a post to cross without touching the relay", func() bool {
-		before := relayBytes(t, l.relay)
-		probe++
-		delivery(t, a, b, p, 1, fmt.Sprintf("probe %d", probe))
-		return relayBytes(t, l.relay)-before < 200
-	})
+	probe := l.offRelay(t)
 	for i := range 10 {
 		a.post(p, fmt.Sprintf("direct from a %d", i))
 		b.post(p, fmt.Sprintf("direct from b %d", i))
@@ -316,6 +358,25 @@ func TestNetnsRelayRestartWhileRelayed(t *testing.T) {
 	if h := health(a, p); h == nil || h["connected"] != true || h["relayed"] != true {
 		t.Fatalf("after the restart a's node says of b's: %v", h)
 	}
+}
+
+// Nodes that speak only QUIC punch through two NATs too (UDP mappings,
+// where the TCP tests use TCP ones).
+func TestNetnsHolePunchOverQUIC(t *testing.T) {
+	l := natPairOf(t, natTopology{quic: true})
+	a, b, p := l.a, l.b, l.p
+	nodetest.Eventually(t, 60*time.Second, "a direct QUIC connection between the two homes", func() bool {
+		h := health(a, p)
+		return h != nil && h["connected"] == true && h["relayed"] == nil
+	})
+	if holePunches(t, a, "success")+holePunches(t, b, "success") == 0 {
+		t.Fatal("direct, but no hole punch counted: the nodes met some other way")
+	}
+	// QUIC's sockets are unconnected, so ss shows no peer: that posts no
+	// longer cross the relay's link is what shows the path is direct.
+	probe := l.offRelay(t)
+	b.post(p, "and back")
+	waitAll(t, 60*time.Second, p, probe+1, a, b)
 }
 
 // A node behind two NATs (a home router behind the provider's) and a node

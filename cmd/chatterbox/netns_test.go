@@ -93,6 +93,7 @@ type labHost struct {
 	mgmt string   // management address
 	ips  []string // data addresses
 	link []string // root-side veth per data link: cut with setLinks
+	quic bool     // the node listens on QUIC instead of TCP
 }
 
 func (l *netLab) host() *labHost {
@@ -156,7 +157,7 @@ func (h *labHost) runEnv(env []string, extra ...string) *labNode {
 	n := &labNode{host: h, dataDir: t.TempDir(), env: env}
 	n.args = []string{"run", "--data-dir", n.dataDir, "--gateway-addr", h.mgmt + ":7733", "--mdns=false", "--nat-portmap=false", "--log-level", "warn"}
 	for _, ip := range h.ips {
-		n.args = append(n.args, "--listen", "/ip4/"+ip+"/tcp/7734")
+		n.args = append(n.args, "--listen", "/ip4/"+ip+h.transport())
 	}
 	n.args = append(n.args, extra...)
 	n.start()
@@ -177,7 +178,17 @@ func (n *labNode) start() {
 }
 
 // p2p is the node's libp2p address on its first IP.
-func (n *labNode) p2p() string { return "/ip4/" + n.host.ips[0] + "/tcp/7734/p2p/" + n.peerID }
+func (n *labNode) p2p() string {
+	return "/ip4/" + n.host.ips[0] + n.host.transport() + "/p2p/" + n.peerID
+}
+
+// transport is the host's libp2p listen address after the IP.
+func (h *labHost) transport() string {
+	if h.quic {
+		return "/udp/7734/quic-v1"
+	}
+	return "/tcp/7734"
+}
 
 // topicMessages lists a topic's messages on n, oldest first, as "id body".
 func (n *labNode) topicMessages(party, topic string) []string {

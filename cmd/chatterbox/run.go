@@ -302,6 +302,13 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if host, _, _ := net.SplitHostPort(c.gatewayAddr); !isLoopback(host) {
 		log.Warn("the gateway listens beyond this machine; anyone who can reach it can try to sign in", "addr", c.gatewayAddr)
 	}
+	if c.relay && gossip.Reachability(c.reach) == gossip.ReachabilityAuto {
+		// libp2p serves as a relay only once AutoNAT says public, and
+		// AutoNAT asks only peers with public addresses: a relay whose
+		// clients are all behind NATs would never serve
+		// (TestNetnsAutoNATVerdicts, ARCHITECTURE.md "Reaching peers").
+		log.Warn("--relay with --reachability auto: the relay serves only once another public node confirms this one is reachable; on a server with a public address pass --reachability public")
+	}
 	cfg := node.Config{
 		DataDir:     c.dataDir,
 		GatewayAddr: c.gatewayAddr,
