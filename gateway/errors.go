@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chatterbox/chatterbox/identity"
@@ -30,6 +31,7 @@ var errorTable = map[string]ErrorInfo{
 	"unsupported_media_type": {http.StatusUnsupportedMediaType, "Send the request body as JSON with Content-Type: application/json."},
 	"body_too_large":         {http.StatusRequestEntityTooLarge, "The request body is too large."},
 	"limit_invalid":          {http.StatusBadRequest, "limit must be a number from 1 to 100."},
+	"search_invalid":         {http.StatusBadRequest, "This search cannot be run."},
 	"not_found":              {http.StatusNotFound, "There is nothing at this address."},
 	"method_not_allowed":     {http.StatusMethodNotAllowed, "This address does not accept that method."},
 	"bad_host":               {http.StatusMisdirectedRequest, "This node only answers requests addressed to localhost or its IP address."},
@@ -176,6 +178,10 @@ func toAPIError(err error) *apiError {
 	var throttled *identity.ThrottledError
 	if errors.As(err, &throttled) {
 		ae.RetryAfter = throttled.RetryAfter
+	}
+	var detailed interface{ ErrorDetail() string }
+	if errors.As(err, &detailed) {
+		ae.Message = strings.TrimSuffix(ae.Message, ".") + ": " + detailed.ErrorDetail() + "."
 	}
 	var weak *identity.WeakPasswordError
 	if errors.As(err, &weak) {

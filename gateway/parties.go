@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/party"
 	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/search"
 	"github.com/chatterbox/chatterbox/party/store"
 )
 
@@ -83,6 +85,22 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 		list, err := ps.Health(actor(p))
 		return map[string]any{"parties": list}, err
 	}))
+	if s.cfg.Search != nil {
+		route("GET /api/search", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+			q := r.URL.Query()
+			limit, offset := 0, 0
+			for name, v := range map[string]*int{"limit": &limit, "offset": &offset} {
+				if raw := q.Get(name); raw != "" {
+					n, err := strconv.Atoi(raw)
+					if err != nil {
+						return nil, search.ErrLimit
+					}
+					*v = n
+				}
+			}
+			return s.cfg.Search.Search(actor(p), q.Get("q"), limit, offset)
+		}))
+	}
 	route("GET /api/dms", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
 		list, err := ps.Directs(actor(p))
 		return map[string]any{"dms": list}, err

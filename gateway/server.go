@@ -66,6 +66,8 @@ type Config struct {
 	// are required for /api/parties.
 	Parties Parties
 	Chat    Chat
+	// Search answers GET /api/search; nil: that route answers 404.
+	Search Searcher
 	// Node describes the node; nil answers /api/node with an empty peer id.
 	Node NodeInfo
 	// Version is reported by /api/node.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/chatterbox/chatterbox/party"
 	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/search"
 )
 
 // The party use cases the gateway calls, declared here by their consumer
@@ -50,7 +51,13 @@ type Chat interface {
 	SendTyping(ctx context.Context, a party.Actor, party, topic string) error
 }
 
+// Searcher runs the search box's queries for local accounts.
+type Searcher interface {
+	Search(a party.Actor, q string, limit, offset int) (search.Results, error)
+}
+
 var (
-	_ Parties = (*party.Parties)(nil)
-	_ Chat    = (*party.Chat)(nil)
+	_ Searcher = (*search.Index)(nil)
+	_ Parties  = (*party.Parties)(nil)
+	_ Chat     = (*party.Chat)(nil)
 )

@@ -126,6 +126,10 @@ func Restore(r io.Reader, dataDir string) error {
 		return err
 	}
 	defer lock.Unlock()
+	// The search index is rebuilt from the database at start.
+	if err := os.RemoveAll(filepath.Join(dataDir, "search")); err != nil {
+		return err
+	}
 	db, err := badger.Open(dbOptions(dataDir, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return fmt.Errorf("create database: %w", err)

@@ -89,6 +89,28 @@ func aliceAndBob(t *testing.T) ([]*node.Node, *chrome, *chrome) {
 	return nodes, a, b
 }
 
+// aliceAndBobIn is aliceAndBob in a party Alice created in her browser
+// and Bob joined in his.
+func aliceAndBobIn(t *testing.T, party string) ([]*node.Node, *chrome, *chrome) {
+	nodes, a, b := aliceAndBob(t)
+	a.run("open the create-party dialog", chromedp.Click(`//button[contains(., "Create a party")]`, chromedp.BySearch))
+	a.dialog("create the party", party)
+	b.join(t, createLink(a, "invite Bob"), party)
+	return nodes, a, b
+}
+
+// firstTopic signs email in on n's API and returns the client, with the
+// first party of the account and the messages path of its first topic.
+func firstTopic(t *testing.T, n *node.Node, email, password string) (api *nodetest.Client, id, topic, messages string) {
+	t.Helper()
+	api = nodetest.NewClient(t, n.GatewayURL())
+	api.Token = api.SignIn(email, password).String("accessToken")
+	party := api.Must(200, "GET", "/api/parties", nil).JSON["parties"].([]any)[0].(map[string]any)
+	id = party["id"].(string)
+	topic = party["topics"].([]any)[0].(map[string]any)["id"].(string)
+	return api, id, topic, "/api/parties/" + id + "/topics/" + topic + "/messages"
+}
+
 // join opens an invite link on b's own node and joins the party it names.
 func (b *chrome) join(t *testing.T, link, party string) {
 	b.run("join "+party,

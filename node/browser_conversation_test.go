@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/chatterbox/chatterbox/node/nodetest"
 )
 
 // TestBrowserRepliesAndReactions: a reply's quote jumps to the message it
@@ -17,19 +15,10 @@ import (
 // (searching for it) shows on the other member's screen, and a click takes
 // it back.
 func TestBrowserRepliesAndReactions(t *testing.T) {
-	nodes, a, b := aliceAndBob(t)
-	a.run("open the create-party dialog", chromedp.Click(`//button[contains(., "Create a party")]`, chromedp.BySearch))
-	a.dialog("create the party", "Pub Quiz")
-	link := createLink(a, "invite Bob")
-	b.join(t, link, "Pub Quiz")
+	nodes, a, b := aliceAndBobIn(t, "Pub Quiz")
 
 	// History: 130 messages; the last answers the first.
-	api := nodetest.NewClient(t, nodes[0].GatewayURL())
-	api.Token = api.SignIn("alice@example.test", "correct horse battery staple").String("accessToken")
-	party := api.Must(200, "GET", "/api/parties", nil).JSON["parties"].([]any)[0].(map[string]any)
-	id := party["id"].(string)
-	topic := party["topics"].([]any)[0].(map[string]any)["id"].(string)
-	base := "/api/parties/" + id + "/topics/" + topic + "/messages"
+	api, id, topic, base := firstTopic(t, nodes[0], "alice@example.test", "correct horse battery staple")
 	first := api.Must(http.StatusCreated, "POST", base, map[string]string{"body": "round one: capitals"}).String("id")
 	for i := range 128 {
 		api.Must(http.StatusCreated, "POST", base, map[string]string{"body": fmt.Sprintf("filler %03d", i)})

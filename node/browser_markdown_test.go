@@ -21,10 +21,7 @@ func TestBrowserMarkdownIsSafe(t *testing.T) {
 	a.run("open the create-party dialog", chromedp.Click(`//button[contains(., "Create a party")]`, chromedp.BySearch))
 	a.dialog("create the party", "Formatting")
 
-	api := nodetest.NewClient(t, nodes[0].GatewayURL())
-	api.Token = api.SignIn("alice@example.test", "correct horse battery staple").String("accessToken")
-	party := api.Must(200, "GET", "/api/parties", nil).JSON["parties"].([]any)[0].(map[string]any)
-	base := "/api/parties/" + party["id"].(string) + "/topics/" + party["topics"].([]any)[0].(map[string]any)["id"].(string) + "/messages"
+	api, _, _, base := firstTopic(t, nodes[0], "alice@example.test", "correct horse battery staple")
 	for _, body := range []string{
 		"**bold** _italic_ ~~gone~~ `inline`",
 		"```go\nfunc main() { return }\n```",

@@ -26,6 +26,7 @@ import (
 	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/party"
 	"github.com/chatterbox/chatterbox/party/rules"
+	"github.com/chatterbox/chatterbox/party/search"
 )
 
 // Config configures a Node. Its zero value runs a node with good defaults.
@@ -105,6 +106,8 @@ type Node struct {
 	ps   *party.Service
 	net  *gossip.Network
 	gw   *gateway.Server
+	// search is the local message index (search box); closed after ps.
+	search *search.Index
 	// gater bans peers cut off for their GossipSub score.
 	gater *gossip.Gater
 	// traffic counts libp2p stream bytes for GET /api/node.
@@ -271,7 +274,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	if n.search, err = search.Open(filepath.Join(n.cfg.DataDir, "search"), n.ps.Parties(), n.ps.Chat(), n.log.With("component", "search")); err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Config{
+		Search:    n.search,
 		Addr:      n.cfg.GatewayAddr,
 		Listener:  ln,
 		PublicURL: publicURL,
@@ -286,7 +293,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	n.ps.SetEventSink(gw.Publish)
+	n.ps.SetEventSink(func(ev party.Event) {
+		gw.Publish(ev)
+		n.search.Observe(ev)
+	})
 	metrics.watch(gw, n.host, n.db, n.ps)
 	if err := n.ps.Start(n.ctx, n.net); err != nil {
 		return err
@@ -365,6 +375,12 @@ func (n *Node) shutdown() error {
 	if n.ps != nil {
 		n.ps.Close()
 		n.ps = nil
+	}
+	if n.search != nil {
+		if err := n.search.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close search index: %w", err))
+		}
+		n.search = nil
 	}
 	if n.id != nil {
 		n.id.Close()

@@ -1,6 +1,8 @@
 package party
 
 import (
+	"errors"
+
 	"github.com/chatterbox/chatterbox/party/rules"
 	"github.com/chatterbox/chatterbox/party/store"
 )
@@ -102,6 +104,36 @@ func (ch *Chat) MessageByID(party, id string) (MessageView, error) {
 		return nil
 	})
 	return v, err
+}
+
+// EachPost calls fn with every post this node holds that is not deleted,
+// party by party (the search index is rebuilt from them). Each party is
+// read in its own transaction.
+func (ch *Chat) EachPost(fn func(MessageView) error) error {
+	ids, err := store.Read(ch.c.store, func(t *store.Txn) ([]string, error) { return t.PartyIDs() })
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := ch.c.store.View(func(t *store.Txn) error {
+			st, err := t.State(id)
+			if err != nil {
+				return err
+			}
+			named := ch.c.named(st)
+			msgs := t.Messages(id)
+			return msgs.Each(func(sm rules.StoredMessage) error {
+				if sm.Msg.Kind != rules.MsgPost || sm.Deleted {
+					return nil
+				}
+				return fn(messageView(named, msgs, sm))
+			})
+		})
+		if err != nil && !errors.Is(err, rules.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // SignedMessage returns a stored message exactly as its author signed it.

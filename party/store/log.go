@@ -23,6 +23,16 @@ type ForkEvidence struct {
 
 func opKey(party string, seq uint64) []byte { return fmt.Appendf(nil, "%s%s/%016x", pOp, party, seq) }
 
+// PartyIDs lists every party this node holds a state of.
+func (t *Txn) PartyIDs() ([]string, error) {
+	var out []string
+	err := t.list(pState, func(k, _ []byte) error {
+		out = append(out, string(k[len(pState):]))
+		return nil
+	})
+	return out, err
+}
+
 // PutState stores st as its party's state.
 func (t *Txn) PutState(st *rules.State) error {
 	t.wroteState = true

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -106,6 +107,17 @@ func (m Messages) Heads() (map[string]uint64, error) {
 		return nil
 	})
 	return heads, err
+}
+
+// Each calls fn with every stored message of the party, in id order.
+func (m Messages) Each(fn func(rules.StoredMessage) error) error {
+	return m.t.list(pMsg+m.party+"/", func(_, raw []byte) error {
+		var sm rules.StoredMessage
+		if err := json.Unmarshal(raw, &sm); err != nil {
+			return err
+		}
+		return fn(sm)
+	})
 }
 
 // Put stores an accepted message, advances its feed's head and applies

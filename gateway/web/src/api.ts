@@ -15,6 +15,8 @@ export type Party = Schemas["Party"];
 export type Message = Schemas["Message"];
 export type Invite = Schemas["Invite"];
 export type Direct = Schemas["Direct"];
+export type SearchResults = Schemas["SearchResults"];
+export type SearchHit = Schemas["SearchHit"];
 export type NodeInfo = paths["/api/node"]["get"]["responses"]["200"]["content"]["application/json"];
 export type PartyHealth = paths["/api/node/parties"]["get"]["responses"]["200"]["content"]["application/json"]["parties"][number];
 /** A change the node tells of on the live connection. */
@@ -219,5 +221,7 @@ export const routes = {
     api<Message>("PATCH", `/api/parties/${id}/topics/${topic}/messages/${msg}`, { body }),
   deleteMessage: (id: string, topic: string, msg: string) =>
     api<void>("DELETE", `/api/parties/${id}/topics/${topic}/messages/${msg}`),
+  search: (q: string, limit = 20, offset = 0) =>
+    api<SearchResults>("GET", `/api/search?q=${encodeURIComponent(q)}&limit=${limit}&offset=${offset}`),
   wsTicket: () => api<{ ticket: string }>("POST", "/api/ws/ticket"),
 };

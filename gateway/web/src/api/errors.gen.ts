@@ -65,6 +65,7 @@ export type ErrorCode =
   | "refresh_reused"
   | "remote_failed"
   | "request_replayed"
+  | "search_invalid"
   | "seat_reclaimed"
   | "token_expired"
   | "token_invalid"
@@ -141,6 +142,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   refresh_reused: { status: 401, message: "This sign-in was used from somewhere else and has been ended for safety. Sign in again." },
   remote_failed: { status: 502, message: "The other node failed to answer properly." },
   request_replayed: { status: 409, message: "This join request was already used. Accept the invite again." },
+  search_invalid: { status: 400, message: "This search cannot be run." },
   seat_reclaimed: { status: 409, message: "The admin who let you in had just been asked by the owner to give that seat back, so your admission did not hold. Ask for a new invite." },
   token_expired: { status: 410, message: "This link has expired. Ask for a new one." },
   token_invalid: { status: 400, message: "This link is not valid or was used already. Ask for a new one." },

@@ -602,6 +602,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search every message you can read, on this node
+         * @description Full-text search over the local index of this node's messages, limited to the parties
+         *     and direct conversations you are in now; nothing leaves the node. Newest first. Words
+         *     match their forms ("plan" finds "plans"); `"quoted words"` match as a phrase. Filters:
+         *     `from:<name>` (a member's name, `from:me`; a prefix when no name matches exactly),
+         *     `in:<name>` (a party, a topic, or `@name` for a direct conversation), `has:link`,
+         *     `before:YYYY-MM-DD`, `after:YYYY-MM-DD` (the days themselves excluded), and quoted
+         *     values (`from:"Ann Lee"`). `has:file` is refused until attachments exist. Every hit is
+         *     read back from the store, so deleted messages never show and edited ones show their
+         *     current text.
+         */
+        get: operations["search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dms": {
         parameters: {
             query?: never;
@@ -926,6 +954,22 @@ export interface components {
             maxUses?: number;
             uses: number;
             revoked: boolean;
+        };
+        SearchResults: {
+            results: components["schemas"]["SearchHit"][];
+            /** @description how many messages match in all */
+            total: number;
+            /** @description the index is being rebuilt (first start, or after a crash); older messages may be missing */
+            indexing: boolean;
+        };
+        SearchHit: {
+            message: components["schemas"]["Message"];
+            /** @description the party's name, or the other member's for a direct conversation */
+            partyName: string;
+            topicName: string;
+            direct?: boolean;
+            /** @description [start, end) ranges of message.body to highlight, in UTF-16 code units */
+            matches: number[][];
         };
         Message: {
             /** @description hex SHA-256 of the author-signed bytes */
@@ -2688,6 +2732,41 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            default: components["responses"]["Other"];
+        };
+    };
+    search: {
+        parameters: {
+            query: {
+                q: string;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of hits */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description `search_invalid`: the message says why (an unknown filter, a bad date, an unclosed quote, an empty search, limit or offset out of range) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
             default: components["responses"]["Other"];
         };
     };

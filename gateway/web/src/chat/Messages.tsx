@@ -67,7 +67,11 @@ function dayLabel(iso: string) {
   return d.toLocaleDateString([], { weekday: "long", year: "numeric", month: "long", day: "numeric" });
 }
 
-export function MessagePane({ live, party, topic, me, unreadAtOpen = 0 }: { live: Live; party: Party; topic: Topic; me: string; unreadAtOpen?: number }) {
+export function MessagePane({ live, party, topic, me, unreadAtOpen = 0, jump }: {
+  live: Live; party: Party; topic: Topic; me: string; unreadAtOpen?: number;
+  /** A message to show (a search hit chosen); n changes with each choice. */
+  jump?: { message: string; n: number };
+}) {
   // How many messages by others came while the topic was not on screen: a
   // "new messages" line goes above the first of them.
   const [unreadOthers] = useState(unreadAtOpen);
@@ -165,6 +169,7 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0 }: { live
         setRows((r) => merge(r.filter((x) => x.state), page.messages));
         setCursor(page.nextCursor);
         setNewer(page.newerCursor ?? "");
+        setLoaded(true);
       } catch (e) {
         setError(describe(e));
         jumping.current = false;
@@ -173,6 +178,10 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0 }: { live
     }
     setHighlight(id);
   }, [party.id, topic.id]);
+
+  useEffect(() => {
+    if (jump) void jumpTo(jump.message);
+  }, [jump?.message, jump?.n]); // eslint-disable-line react-hooks/exhaustive-deps
 
   useLayoutEffect(() => {
     if (!highlight || !jumping.current) return;

@@ -2,7 +2,7 @@
 // the direct conversations, and the signed-in account with its sign-out
 // button.
 import { ActionIcon, Avatar, useMantineColorScheme, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconDeviceDesktop, IconDots, IconHash, IconLink, IconLogout, IconMoon, IconPlus, IconServer, IconSun, IconUserPlus } from "@tabler/icons-react";
+import { IconDeviceDesktop, IconDots, IconHash, IconLink, IconLogout, IconMoon, IconPlus, IconSearch, IconServer, IconSun, IconUserPlus } from "@tabler/icons-react";
 import type { Account, Party, Topic } from "../api";
 import type { Dialog } from "./ShellDialogs";
 import { initials } from "./initials";
@@ -23,9 +23,10 @@ interface Props {
   setDialog: (d: Dialog) => void;
   go: (path: string) => void;
   signOut: () => Promise<void>;
+  openSearch: () => void;
 }
 
-export function PartyNav({ me, parties, party, topic, unread, mentioned, setDialog, go, signOut }: Props) {
+export function PartyNav({ me, parties, party, topic, unread, mentioned, setDialog, go, signOut, openSearch }: Props) {
   const isOwner = party?.role === "owner";
   // The owner and admins invite people and manage topics.
   const canManage = isOwner || party?.role === "admin";
@@ -38,6 +39,11 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
       <nav aria-label="Parties" className="rail">
         <ScrollArea h="100%" type="never">
           <Stack gap="sm" align="center" py="sm">
+            <Tooltip label="Search messages (Ctrl+K)" position="right" withArrow>
+              <ActionIcon size={44} radius="xl" variant="subtle" onClick={openSearch} aria-label="Search messages">
+                <IconSearch size={22} />
+              </ActionIcon>
+            </Tooltip>
             {(parties ?? []).filter((p) => !p.direct).map((p) => (
               <Tooltip key={p.id} label={p.name + (p.status === "pending" ? " (waiting to be let in)" : p.status === "undone" ? " (not admitted)" : "")} position="right" withArrow>
                 <Indicator disabled={!partyUnread(p)} color="red" size={10} offset={4} label="">

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Navigate, useNavigate } from "react-router-dom";
 import { ActionIcon, Alert, AppShell, Burger, Button, Center, Group, Loader, Stack, Text, Title } from "@mantine/core";
-import { useDisclosure, useMediaQuery } from "@mantine/hooks";
+import { useDisclosure, useHotkeys, useMediaQuery } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { IconMailExclamation, IconPlus, IconUsers, IconWifiOff } from "@tabler/icons-react";
 import { routes } from "../api";
@@ -15,6 +15,7 @@ import { clearNext } from "../next";
 import { MemberList } from "./MemberList";
 import { MessagePane } from "./Messages";
 import { PartyNav } from "./PartyNav";
+import { SearchDialog, type SearchTarget } from "./Search";
 import { useParties } from "./parties";
 import { ShellDialogs, type Dialog } from "./ShellDialogs";
 import { usePartyRoute } from "./usePartyRoute";
@@ -36,6 +37,11 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
   const [navOpen, nav] = useDisclosure(false);
   const [membersOpen, members] = useDisclosure(false);
   const wide = useMediaQuery("(min-width: 62em)");
+  const [searchOpen, search] = useDisclosure(false);
+  // The message the pane jumps to: a search hit chosen (n tells two
+  // choices of one message apart).
+  const [jump, setJump] = useState<(SearchTarget & { n: number }) | null>(null);
+  useHotkeys([["mod+K", search.open]], []);
 
   const openTopic = useRef<string | undefined>(undefined);
   const navigateRef = useRef(navigate);
@@ -70,6 +76,11 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
     navigate(path);
     nav.close();
   };
+  const chooseHit = (t: SearchTarget) => {
+    search.close();
+    setJump((j) => ({ ...t, n: (j?.n ?? 0) + 1 }));
+    go(`/p/${t.party}/${t.topic}`);
+  };
   const resend = async () => {
     try {
       await routes.resendVerification();
@@ -97,7 +108,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
       )}
 
       <AppShell.Navbar>
-        <PartyNav me={me} parties={parties} party={party} topic={topic} unread={unread} mentioned={mentioned} setDialog={setDialog} go={go} signOut={signOut} />
+        <PartyNav me={me} parties={parties} party={party} topic={topic} unread={unread} mentioned={mentioned} setDialog={setDialog} go={go} signOut={signOut} openSearch={search.open} />
       </AppShell.Navbar>
 
       <AppShell.Main className="main">
@@ -137,7 +148,8 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
             </Stack>
           </Center>
         ) : (
-          <MessagePane key={topic.id} live={live} party={party} topic={topic} me={me.memberId} unreadAtOpen={unread[topic.id] ?? 0} />
+          <MessagePane key={topic.id} live={live} party={party} topic={topic} me={me.memberId} unreadAtOpen={unread[topic.id] ?? 0}
+            jump={jump?.topic === topic.id ? jump : undefined} />
         )}
       </AppShell.Main>
 
@@ -145,6 +157,7 @@ function SignedInShell({ signOut }: { signOut: () => Promise<void> }) {
         {party && <MemberList party={party} me={me.memberId} store={store} setDialog={setDialog} go={go} />}
       </AppShell.Aside>
 
+      <SearchDialog opened={searchOpen} close={search.close} choose={chooseHit} />
       <ShellDialogs dialog={dialog} close={() => setDialog(null)} party={party} store={store} go={go} me={me.memberId} />
     </AppShell>
   );
