@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/export"
 	"github.com/chatterbox/chatterbox/party/rules"
 	"github.com/chatterbox/chatterbox/party/search"
 	"github.com/chatterbox/chatterbox/party/store"
@@ -101,6 +103,8 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 			return s.cfg.Search.Search(actor(p), q.Get("q"), limit, offset)
 		}))
 	}
+	route("GET /api/export", s.handleExport)
+	route("GET /api/parties/{id}/export", s.handleExport)
 	route("GET /api/dms", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
 		list, err := ps.Directs(actor(p))
 		return map[string]any{"dms": list}, err
@@ -145,6 +149,28 @@ type inviteRequest struct {
 }
 
 // answer runs fn and writes its result as 200 JSON, or its error.
+// handleExport sends what the account can read — all of it, or the party
+// in the path — as a zip archive (party/export). Everything is read before
+// the first byte is sent, so a failure is still a JSON error.
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, p identity.Principal) {
+	only := r.PathValue("id")
+	ar, err := export.Collect(actor(p), s.parties, s.chat, only, time.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	name := "all"
+	if only != "" && len(ar.Parties) == 1 {
+		name = ar.Parties[0].Name
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": export.FileName(name, time.Now())}))
+	if err := export.Write(w, ar); err != nil {
+		s.log.Error("export failed", "err", err)
+		panic(http.ErrAbortHandler) // the status is sent: cut the stream
+	}
+}
+
 func answer(s *Server, fn func(*http.Request, identity.Principal) (any, error)) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p identity.Principal) {
 		v, err := fn(r, p)

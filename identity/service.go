@@ -361,6 +361,16 @@ func (s *Service) Account(id string) (Account, error) {
 	return a, err
 }
 
+// AccountByEmail returns the account registered with email, or
+// ErrNotFound.
+func (s *Service) AccountByEmail(email string) (Account, error) {
+	key, err := NormalizeEmail(email)
+	if err != nil {
+		return Account{}, ErrNotFound
+	}
+	return s.accountByEmail(key)
+}
+
 func (s *Service) accountByEmail(email string) (Account, error) {
 	return s.accountByIndex(prefixEmail + email)
 }

@@ -18,6 +18,10 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/chatterbox/chatterbox/party"
+	"github.com/chatterbox/chatterbox/party/export"
+	"github.com/chatterbox/chatterbox/party/rules"
 )
 
 // Backups: a node's whole state in one file — its libp2p key (its peer id,
@@ -151,6 +155,34 @@ func Restore(r io.Reader, dataDir string) error {
 	return os.Rename(tmp, filepath.Join(dataDir, "node.key"))
 }
 
+// serveExport answers chatterbox export: what the account named by
+// ?account= (its email) can read — all of it, or the party ?party= — as a
+// zip archive. Errors are a status and a sentence.
+func (n *Node) serveExport(w http.ResponseWriter, r *http.Request) {
+	acct, err := n.id.AccountByEmail(r.URL.Query().Get("account"))
+	if err != nil {
+		http.Error(w, "there is no account with that email on this node", http.StatusNotFound)
+		return
+	}
+	a := party.Actor{AccountID: acct.ID, Name: acct.DisplayName, Key: acct.MemberKey}
+	ar, err := export.Collect(a, n.ps.Parties(), n.ps.Chat(), r.URL.Query().Get("party"), time.Now())
+	if errors.Is(err, rules.ErrNotFound) {
+		http.Error(w, "that account is not in that party", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		n.log.Error("export failed", "err", err)
+		http.Error(w, "the export failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	if err := export.Write(w, ar); err != nil {
+		n.log.Error("export failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	n.log.Info("export taken", "parties", len(ar.Parties))
+}
+
 // serveAdmin answers the operator on the admin socket until the node
 // stops: GET /backup streams a backup; GET /metrics and doctor's routes.
 func (n *Node) serveAdmin() {
@@ -177,6 +209,7 @@ func (n *Node) serveAdmin() {
 		n.log.Info("backup taken")
 	})
 	n.doctorRoutes(mux)
+	mux.HandleFunc("GET /export", n.serveExport)
 	mux.Handle("GET /metrics", n.metrics.handler()) // the operator's, wherever the gateway listens
 	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	n.adminDone = make(chan struct{})

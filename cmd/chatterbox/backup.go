@@ -34,6 +34,15 @@ func dataDirFlags(name string, dir *string) *flag.FlagSet {
 
 // parseFileArg parses the flags around one FILE argument.
 func parseFileArg(fs *flag.FlagSet, args []string, usage string) (string, error) {
+	file, err := parseOptionalFileArg(fs, args, usage)
+	if err == nil && file == "" {
+		return "", usagef("name the backup file (usage: %s)", usage)
+	}
+	return file, err
+}
+
+// parseOptionalFileArg parses the flags around at most one FILE argument.
+func parseOptionalFileArg(fs *flag.FlagSet, args []string, usage string) (string, error) {
 	var file string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -43,17 +52,38 @@ func parseFileArg(fs *flag.FlagSet, args []string, usage string) (string, error)
 			return "", usagef("%v (usage: %s)", err, usage)
 		}
 		if fs.NArg() == 0 {
-			break
+			return file, nil
 		}
 		if file != "" {
 			return "", usagef("one file only (usage: %s)", usage)
 		}
 		file, args = fs.Arg(0), fs.Args()[1:]
 	}
-	if file == "" {
-		return "", usagef("name the backup file (usage: %s)", usage)
+}
+
+// writePrivate writes file through fill, readable by this user only: into
+// a temporary file beside it, synced, then renamed into place, so a cut
+// write never leaves a partial file under the name.
+func writePrivate(file string, fill func(*os.File) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".chatterbox-*")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", file, err)
 	}
-	return file, nil
+	defer os.Remove(tmp.Name()) // after the rename, a no-op
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		err = fill(tmp)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
 }
 
 const (
@@ -73,35 +103,20 @@ func backupNode(ctx context.Context, args []string, stdout io.Writer) error {
 	if dir == "" {
 		return usagef("name the data directory with --data-dir")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".chatterbox-backup-*")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", file, err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
 	how := "from the running node"
-	err = backupRunning(ctx, dir, tmp)
-	if errors.Is(err, errNotRunning) {
-		how = "from its data directory (no node is running there)"
-		if _, serr := tmp.Seek(0, io.SeekStart); serr != nil {
-			return serr
+	err = writePrivate(file, func(tmp *os.File) error {
+		err := backupRunning(ctx, dir, tmp)
+		if errors.Is(err, errNotRunning) {
+			how = "from its data directory (no node is running there)"
+			if _, serr := tmp.Seek(0, io.SeekStart); serr != nil {
+				return serr
+			}
+			err = node.BackupDataDir(dir, tmp)
 		}
-		err = node.BackupDataDir(dir, tmp)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("back up %s: %w", dir, err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return err
 	}
 	fi, _ := os.Stat(file)
 	fmt.Fprintf(stdout, "Backed up the node in %s to %s (%d bytes), %s.\nIt holds your accounts' keys: keep it as safe as the data directory.\n", dir, file, fi.Size(), how)

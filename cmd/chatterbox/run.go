@@ -79,6 +79,9 @@ Usage:
   chatterbox [run] [flags]   start a node (the default)
   chatterbox backup FILE     write the node's key and database to FILE (--data-dir DIR)
   chatterbox restore FILE    make a new data directory from a backup (--data-dir DIR)
+  chatterbox export --account EMAIL [--party ID] [FILE]
+                             write what that account can read to a zip archive (JSON and
+                             a readable page), from the running node (--data-dir DIR)
   chatterbox doctor          check the node's data dir, ports, reachability, relays,
                              clocks and mail, and say what to fix (--send-test-mail ADDRESS)
   chatterbox version         print the version (also: --version)
@@ -105,6 +108,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return restoreNode(args, stdout)
 	case "doctor":
 		return runDoctor(ctx, args, stdout)
+	case "export":
+		return exportAccount(ctx, args, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "chatterbox", buildVersion())
 		return nil

@@ -131,9 +131,9 @@ async function toError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message || sentenceFor(code));
 }
 
-/** Calls the API; auth adds the access token. Answers the JSON, or
- * undefined for 204. Throws ApiError with a human sentence. */
-export async function api<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+/** Sends a request (auth: with the access token, refreshed once if the
+ * node refuses it); throws ApiError unless the answer is 2xx. */
+async function call(method: string, path: string, body?: unknown, auth = true): Promise<Response> {
   let token: string | undefined;
   if (auth) {
     const t = await accessToken();
@@ -149,6 +149,26 @@ export async function api<T>(method: string, path: string, body?: unknown, auth 
     res = await raw(method, path, body, t);
   }
   if (!res.ok) throw await toError(res);
+  return res;
+}
+
+/** Downloads an export archive (one party, or everything) as a file the
+ * browser saves, named as the node names it. */
+export async function saveExport(partyId?: string): Promise<void> {
+  const res = await call("GET", partyId ? `/api/parties/${partyId}/export` : "/api/export");
+  const name = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? "chatterbox-export.zip";
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+/** Calls the API; auth adds the access token. Answers the JSON, or
+ * undefined for 204. Throws ApiError with a human sentence. */
+export async function api<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  const res = await call(method, path, body, auth);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }

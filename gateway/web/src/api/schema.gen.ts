@@ -630,6 +630,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything you can read, as a zip archive
+         * @description A zip archive of every party and direct conversation you are in: `chatterbox-export/messages.json`
+         *     (format `chatterbox-export/v1`, documented in docs/EXPORT.md: the parties with their members and
+         *     topics, each topic's messages oldest first as the `Message` schema here; deleted messages are
+         *     left out) and `chatterbox-export/index.html`, a readable page that loads and runs nothing.
+         *     Parties you are waiting to join are left out. `chatterbox export` writes the same from the
+         *     command line.
+         */
+        get: operations["exportAll"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/parties/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * One party or direct conversation, as a zip archive
+         * @description The archive of `GET /api/export`, with this party (or direct conversation) only.
+         */
+        get: operations["exportParty"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dms": {
         parameters: {
             query?: never;
@@ -2767,6 +2814,61 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Other"];
+        };
+    };
+    exportAll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive (Content-Disposition names it chatterbox-all-<date>.zip) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Other"];
+        };
+    };
+    exportParty: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive (Content-Disposition names it chatterbox-<party name>-<date>.zip) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `party_not_found` (also for parties you are not in) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             default: components["responses"]["Other"];
         };
     };

@@ -2,11 +2,12 @@
 // the direct conversations, and the signed-in account with its sign-out
 // button.
 import { ActionIcon, Avatar, useMantineColorScheme, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconDeviceDesktop, IconDots, IconHash, IconLink, IconLogout, IconMoon, IconPlus, IconSearch, IconServer, IconSun, IconUserPlus } from "@tabler/icons-react";
-import type { Account, Party, Topic } from "../api";
+import { IconDeviceDesktop, IconDots, IconDownload, IconHash, IconLink, IconLogout, IconMoon, IconPlus, IconSearch, IconServer, IconSun, IconUserPlus } from "@tabler/icons-react";
+import { notifications } from "@mantine/notifications";
+import { saveExport, type Account, type Party, type Topic } from "../api";
 import type { Dialog } from "./ShellDialogs";
 import { initials } from "./initials";
-import { sentenceFor } from "../errors";
+import { describe, sentenceFor } from "../errors";
 
 /** The sentence for an error code a party view carries. */
 function describeCode(code?: string): string {
@@ -84,6 +85,7 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
               </Menu.Target>
               <Menu.Dropdown>
                 <Menu.Item onClick={() => setDialog({ kind: "notifications" })}>Notifications</Menu.Item>
+                <Menu.Item leftSection={<IconDownload size={16} />} onClick={() => exportArchive(party.id)}>Export conversation</Menu.Item>
                 <Menu.Item color="red" onClick={() => setDialog({ kind: "closeDirect" })}>Close conversation</Menu.Item>
               </Menu.Dropdown>
             </Menu>
@@ -98,6 +100,7 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
                 {active && <Menu.Item onClick={() => setDialog({ kind: "admitters" })}>Who can let people in</Menu.Item>}
                 {active && <Menu.Item onClick={() => setDialog({ kind: "notifications" })}>Notifications</Menu.Item>}
                 {canManage && <Menu.Item onClick={() => setDialog({ kind: "createTopic" })}>Create topic</Menu.Item>}
+                {active && <Menu.Item leftSection={<IconDownload size={16} />} onClick={() => exportArchive(party.id)}>Export party</Menu.Item>}
                 {isOwner && <Menu.Item onClick={() => setDialog({ kind: "renameParty" })}>Rename party</Menu.Item>}
                 {isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "deleteParty" })}>Delete party</Menu.Item>}
                 {!isOwner && <Menu.Item color="red" onClick={() => setDialog({ kind: "leaveParty" })}>
@@ -199,6 +202,9 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
           </Group>
           <Group gap={0} wrap="nowrap">
             <ColorSchemeToggle />
+            <Tooltip label="Export all my messages">
+              <ActionIcon variant="subtle" onClick={() => exportArchive()} aria-label="Export all my messages"><IconDownload size={18} /></ActionIcon>
+            </Tooltip>
             <Tooltip label="Node status">
               <ActionIcon variant="subtle" onClick={() => go("/node")} aria-label="Node status"><IconServer size={18} /></ActionIcon>
             </Tooltip>
@@ -210,6 +216,17 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
       </Stack>
     </Group>
   );
+}
+
+/** Saves an export archive, saying so, or why it failed. */
+async function exportArchive(partyId?: string) {
+  const id = notifications.show({ loading: true, message: "Preparing the export…", autoClose: false });
+  try {
+    await saveExport(partyId);
+    notifications.update({ id, loading: false, color: "green", message: "Export saved to your downloads.", autoClose: 4000 });
+  } catch (e) {
+    notifications.update({ id, loading: false, color: "red", message: describe(e), autoClose: 8000 });
+  }
 }
 
 /** Cycles the color scheme: as the system, light, dark (kept in this

@@ -1,0 +1,1 @@
+export{n as default}from"./EmojiPicker-CNpLp6l0.js";
