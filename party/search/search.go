@@ -1,8 +1,13 @@
 package search
 
 import (
+	"cmp"
+	"context"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -30,8 +35,10 @@ type Hit struct {
 // Results is a page of hits, newest first.
 type Results struct {
 	Hits []Hit `json:"results"`
-	// Total is how many messages match in all.
-	Total uint64 `json:"total"`
+	// Total is how many messages match in all — or, when Partial, at
+	// least how many: counting the older months stopped at CountBudget.
+	Total   uint64 `json:"total"`
+	Partial bool   `json:"partial,omitempty"`
 	// Indexing: the index is being rebuilt, so older messages may be missing.
 	Indexing bool `json:"indexing"`
 }
@@ -114,6 +121,7 @@ func (ix *Index) Search(a party.Actor, text string, limit, offset int) (Results,
 	}
 	need := offset + limit
 	var found []*bsearch.DocumentMatch
+	var counts []count // the months after the page: only counted
 	for _, s := range ix.newestFirst() {
 		in, whole := q.covers(s.month)
 		if !in {
@@ -127,14 +135,14 @@ func (ix *Index) Search(a party.Actor, text string, limit, offset int) (Results,
 			bq = dated(bq)
 		}
 		size := need - len(found)
-		req := bleve.NewSearchRequestOptions(bq, size, 0, false)
-		if size > 0 {
-			req.SortBy([]string{"-ord"})
-			req.IncludeLocations = true
-			req.Fields = []string{"party"}
-		} else {
-			req.Score = "none" // only counted
+		if size == 0 {
+			counts = append(counts, count{s, bq})
+			continue
 		}
+		req := bleve.NewSearchRequestOptions(bq, size, 0, false)
+		req.SortBy([]string{"-ord"})
+		req.IncludeLocations = true
+		req.Fields = []string{"party"}
 		sr, err := s.bl.Search(req)
 		if err != nil {
 			return res, err
@@ -142,6 +150,12 @@ func (ix *Index) Search(a party.Actor, text string, limit, offset int) (Results,
 		res.Total += sr.Total
 		found = append(found, sr.Hits...)
 	}
+	n, complete, err := countAll(counts)
+	if err != nil {
+		return res, err
+	}
+	res.Total += n
+	res.Partial = !complete
 	if offset >= len(found) {
 		return res, nil
 	}
@@ -168,6 +182,71 @@ func (ix *Index) Search(a party.Actor, text string, limit, offset int) (Results,
 		res.Hits = append(res.Hits, hit)
 	}
 	return res, nil
+}
+
+// count is a month to count a query's matches in.
+type count struct {
+	s *shard
+	q query.Query
+}
+
+// CountBudget bounds the time spent counting the months after a page: a
+// phrase of very common words costs far more to count over a year than to
+// find a page of (BENCHMARKS.md "Search"), and a search box must answer
+// at once. Past it, Total is a lower bound.
+const CountBudget = 15 * time.Millisecond
+
+var countBudget = CountBudget // tests shorten it
+
+// countAll counts the matches of each month, on every core, within
+// CountBudget: counting (no sorting, no scoring) the older months is most
+// of a common word's cost. complete is false when the budget cut it.
+func countAll(counts []count) (total uint64, complete bool, err error) {
+	if len(counts) == 0 {
+		return 0, true, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), countBudget)
+	defer cancel()
+	var (
+		sum   atomic.Uint64
+		cut   atomic.Bool
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan count)
+	for range min(runtime.GOMAXPROCS(0), len(counts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				if ctx.Err() != nil {
+					cut.Store(true)
+					continue
+				}
+				req := bleve.NewSearchRequestOptions(c.q, 0, 0, false)
+				req.Score = "none"
+				sr, err := c.s.bl.SearchInContext(ctx, req)
+				if ctx.Err() != nil {
+					cut.Store(true)
+					continue
+				}
+				if err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+					continue
+				}
+				sum.Add(sr.Total)
+			}
+		}()
+	}
+	for _, c := range counts {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	return sum.Load(), !cut.Load(), first
 }
 
 // covers reports whether the month ("2006-01", UTC) may hold messages

@@ -363,3 +363,26 @@ func TestSearchPagesAcrossMonths(t *testing.T) {
 	}
 	f.want(f.ann, "tide before:2026-09-01", "tide 3-2", "tide 3-1", "tide 3-0", "tide 4-2", "tide 4-1", "tide 4-0")
 }
+
+// Past the counting budget, the page is whole and Total is a lower bound
+// that says so.
+func TestSearchTotalPastTheBudgetIsALowerBound(t *testing.T) {
+	f := newFixture(t)
+	for m := range 3 {
+		f.post(f.bob, "friends", "fg", fmt.Sprintf("kite %d", m), day.AddDate(0, -m, 0))
+	}
+	f.settle()
+	countBudget = 0
+	defer func() { countBudget = CountBudget }()
+	res, err := f.ix.Search(f.ann, "kite", 1, 0)
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].Message.Body != "kite 0" {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if !res.Partial || res.Total != 1 {
+		t.Fatalf("total %d partial %v, want 1 and partial", res.Total, res.Partial)
+	}
+	countBudget = CountBudget
+	if res, _ := f.ix.Search(f.ann, "kite", 1, 0); res.Partial || res.Total != 3 {
+		t.Fatalf("within the budget: total %d partial %v", res.Total, res.Partial)
+	}
+}

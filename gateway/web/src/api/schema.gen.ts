@@ -1004,8 +1004,10 @@ export interface components {
         };
         SearchResults: {
             results: components["schemas"]["SearchHit"][];
-            /** @description how many messages match in all */
+            /** @description how many messages match in all (at least, when partial) */
             total: number;
+            /** @description counting the older months was cut short (a search answers within tens of milliseconds); total is then a lower bound */
+            partial?: boolean;
             /** @description the index is being rebuilt (first start, or after a crash); older messages may be missing */
             indexing: boolean;
         };

@@ -63,7 +63,8 @@ export function SearchDialog({ opened, close, choose }: { opened: boolean; close
         {res?.indexing && <Text size="xs" c="dimmed">This node is still indexing older messages; some may be missing.</Text>}
         {res && !error && (
           <Text size="xs" c="dimmed" data-testid="search-total">
-            {res.total === 0 ? "Nothing found." : res.total === 1 ? "1 message" : `${res.total} messages` + (res.total > res.results.length ? `, the newest ${res.results.length} shown` : "")}
+            {res.total === 0 ? "Nothing found." : res.total === 1 ? "1 message"
+              : (res.partial ? `More than ${res.total} messages` : `${res.total} messages`) + (res.total > res.results.length ? `, the newest ${res.results.length} shown` : "")}
           </Text>
         )}
         <ScrollArea.Autosize mah="60vh">

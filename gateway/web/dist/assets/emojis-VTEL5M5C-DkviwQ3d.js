@@ -1,1 +1,0 @@
-export{n as default}from"./EmojiPicker-CNpLp6l0.js";
