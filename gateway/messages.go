@@ -30,6 +30,9 @@ func (s *Server) messageRoutes(mux *http.ServeMux) {
 		return ps.Page(actor(p), r.PathValue("id"), r.PathValue("topicId"), pq)
 	}))
 	route("POST "+base, withBody(s, http.StatusCreated, func(r *http.Request, p identity.Principal, req postRequest) (any, error) {
+		if len(req.Files) > 0 {
+			return ps.PostFiles(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), req.Body, req.ReplyTo, req.ClientID, req.Files)
+		}
 		if req.ReplyTo != "" {
 			return ps.Reply(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), req.ReplyTo, req.Body, req.ClientID)
 		}
@@ -42,8 +45,8 @@ func (s *Server) messageRoutes(mux *http.ServeMux) {
 		return ps.React(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), r.PathValue("messageId"), r.PathValue("emoji"), false)
 	}))
 	route("PATCH "+base+"/{messageId}", withBody(s, http.StatusOK, func(r *http.Request, p identity.Principal, req postRequest) (any, error) {
-		if req.ClientID != "" || req.ReplyTo != "" {
-			return nil, errBadJSON("clientId and replyTo are only for new messages.")
+		if req.ClientID != "" || req.ReplyTo != "" || len(req.Files) > 0 {
+			return nil, errBadJSON("clientId, replyTo and files are only for new messages.")
 		}
 		return ps.Edit(r.Context(), actor(p), r.PathValue("id"), r.PathValue("topicId"), r.PathValue("messageId"), req.Body)
 	}))
@@ -56,4 +59,6 @@ type postRequest struct {
 	Body     string `json:"body"`
 	ClientID string `json:"clientId"`
 	ReplyTo  string `json:"replyTo"` // new messages only: the post it answers
+	// Files (new messages only) are files uploaded with POST /api/files.
+	Files []party.FileChoice `json:"files"`
 }

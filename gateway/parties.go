@@ -103,6 +103,7 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 			return s.cfg.Search.Search(actor(p), q.Get("q"), limit, offset)
 		}))
 	}
+	s.fileRoutes(mux)
 	route("GET /api/export", s.handleExport)
 	route("GET /api/parties/{id}/export", s.handleExport)
 	route("GET /api/dms", answer(s, func(r *http.Request, p identity.Principal) (any, error) {

@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/chatterbox/chatterbox/party"
 	"github.com/chatterbox/chatterbox/party/rules"
 	"github.com/chatterbox/chatterbox/party/search"
+	"github.com/chatterbox/chatterbox/party/store"
 )
 
 // The party use cases the gateway calls, declared here by their consumer
@@ -49,6 +51,10 @@ type Chat interface {
 	Edit(ctx context.Context, a party.Actor, party, topic, id, body string) (party.MessageView, error)
 	DeleteMessage(ctx context.Context, a party.Actor, party, topic, id string) error
 	SendTyping(ctx context.Context, a party.Actor, party, topic string) error
+	PostFiles(ctx context.Context, a party.Actor, party, topic, body, replyTo, clientID string, files []party.FileChoice) (party.MessageView, error)
+	Upload(a party.Actor, name string, r io.Reader) (rules.FileRef, error)
+	FileInfo(a party.Actor, party, hash string) (store.FileRecord, error)
+	ReadFile(ctx context.Context, a party.Actor, party, hash string, w io.Writer) error
 }
 
 // Searcher runs the search box's queries for local accounts.

@@ -119,6 +119,16 @@ type MessageView struct {
 	// id); compare it as a string. CreatedAt alone ties within a
 	// millisecond.
 	Order string `json:"order"`
+	// Files are the attached files (GET …/files/{hash} reads one).
+	Files []FileView `json:"files,omitempty"`
+}
+
+// FileView is an attached file as clients see it.
+type FileView struct {
+	Hash string `json:"hash"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	Type string `json:"type"`
 }
 
 // TypingView is the data of a "typing" event.
@@ -222,6 +232,9 @@ func messageView(st *rules.State, look rules.MessageLookup, sm rules.StoredMessa
 		v.ReplyTo = r
 	}
 	v.Order = fmt.Sprintf("%016x/%s", sm.Msg.HLC, v.ID)
+	for _, f := range sm.Msg.Files {
+		v.Files = append(v.Files, FileView{Hash: f.Hash, Name: f.Name, Size: f.Size, Type: f.Type})
+	}
 	if m := st.Members[sm.Msg.Author]; m != nil {
 		v.Author.DisplayName = m.Name
 	}

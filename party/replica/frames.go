@@ -28,6 +28,8 @@ const (
 	reqInvite = "invite"
 	// reqTime asks a member node for its clock (clock.go).
 	reqTime = "time"
+	// reqChunk asks a member node for a chunk of an attached file (files.go).
+	reqChunk = "chunk"
 )
 
 // Request is one request frame. Join and leave payloads are signed by the
@@ -101,6 +103,9 @@ const (
 	// MaxResponseBytes.
 	subBatch     = 128
 	msgSyncBatch = 500
+	// msgSyncBytes bounds a message sync response's messages (base64 in
+	// JSON), well inside gossip's 8 MiB response frame.
+	msgSyncBytes = 4 << 20
 )
 
 func signedRequest(typ, domain string, v any, key ed25519.PrivateKey) ([]byte, error) {

@@ -89,6 +89,7 @@ type memLog struct {
 	key    ed25519.PrivateKey // the owner's, on the owner's node
 	states map[string]*rules.State
 	ops    map[string][]rules.SignedOp
+	chunks map[string][]byte // "party/hash/index" → bytes
 }
 
 func newMemLog() *memLog {
@@ -197,6 +198,15 @@ func (l *memLog) MessagesAfter(string, map[string]uint64, int) ([]rules.SignedMe
 }
 func (l *memLog) AddMessages(string, []rules.SignedMessage) (int, error) { return 0, nil }
 func (l *memLog) AcceptDirect(string, rules.SignedOp) error              { return rules.ErrDirectNotAllowed }
+
+func (l *memLog) Chunk(party, hash string, i int) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if data, ok := l.chunks[fmt.Sprintf("%s/%s/%d", party, hash, i)]; ok {
+		return data, nil
+	}
+	return nil, rules.ErrFileNotFound
+}
 
 func (l *memLog) Held() []*rules.State {
 	l.mu.Lock()

@@ -72,6 +72,10 @@ type Log interface {
 	// unless the other member is homed at from and shares a party with
 	// that member). Taking one held already is no error.
 	AcceptDirect(from string, create rules.SignedOp) error
+	// Chunk returns chunk i of a file a post of party attaches
+	// (rules.ErrFileNotFound when the party attaches no such file or the
+	// chunk is not here).
+	Chunk(party, hash string, i int) ([]byte, error)
 }
 
 // Applied says what applying a batch of ops did.

@@ -49,6 +49,8 @@ func (r *Replica) handle(ctx context.Context, from string, raw []byte) ([]byte, 
 		resp, err = r.handleInvite(req)
 	case reqTime:
 		resp, err = r.handleTime(from)
+	case reqChunk:
+		resp, err = r.handleChunk(from, req)
 	default:
 		err = fmt.Errorf("%w: unknown request type %q", rules.ErrBadRequest, req.Type)
 	}

@@ -322,5 +322,15 @@ func (r *Replica) handleMsgSync(from string, req Request) (MsgSyncResponse, erro
 	if err != nil {
 		return MsgSyncResponse{}, err
 	}
+	// A batch stays well inside a response frame: a prefix of it (the
+	// oldest), the rest on the next request.
+	size := 0
+	for i, sm := range out {
+		size += len(sm.Payload)*4/3 + len(sm.Sig)*4/3 + 64
+		if size > msgSyncBytes && i > 0 {
+			out, more = out[:i], true
+			break
+		}
+	}
 	return MsgSyncResponse{Messages: out, More: more}, nil
 }

@@ -40,6 +40,9 @@ type Message struct {
 	// one answers.
 	ReplyTo  string `json:"replyTo,omitempty"`
 	ClientID string `json:"clientId,omitempty"`
+	// Files (posts only) are the attached files (files.go); a post with
+	// files may have no body.
+	Files []FileRef `json:"files,omitempty"`
 }
 
 // SignedMessage is a message as it travels and is stored: the exact
@@ -49,7 +52,7 @@ type SignedMessage Envelope
 const (
 	// MaxBodyChars is the longest message body, in characters.
 	MaxBodyChars  = 4000
-	MaxMsgPayload = 24 << 10
+	MaxMsgPayload = 48 << 10 // a 4000-character body and 8 files' references
 )
 
 // ID identifies a message: hex SHA-256 of its signed payload.
@@ -116,6 +119,9 @@ func CheckShape(sm SignedMessage, cache *SigCache) (Message, error) {
 	if msg.Party == "" || msg.Topic == "" || msg.Node == "" || msg.Seq == 0 || msg.HLC == 0 {
 		return msg, fmt.Errorf("%w: missing fields", ErrMessageInvalid)
 	}
+	if len(msg.Files) > 0 && msg.Kind != MsgPost {
+		return msg, fmt.Errorf("%w: files on a %s", ErrMessageInvalid, msg.Kind)
+	}
 	if msg.ReplyTo != "" && (msg.Kind != MsgPost || !isMessageID(msg.ReplyTo)) {
 		return msg, fmt.Errorf("%w: replyTo", ErrMessageInvalid)
 	}
@@ -127,6 +133,12 @@ func CheckShape(sm SignedMessage, cache *SigCache) (Message, error) {
 	case MsgPost:
 		if msg.Target != "" {
 			return msg, fmt.Errorf("%w: post with a target", ErrMessageInvalid)
+		}
+		if err := CheckFiles(msg.Files); err != nil {
+			return msg, err
+		}
+		if len(msg.Files) > 0 && msg.Body == "" {
+			break // files alone
 		}
 		if _, err := CheckBody(msg.Body); err != nil || strings.TrimSpace(msg.Body) != msg.Body {
 			return msg, fmt.Errorf("%w: body", ErrMessageInvalid)

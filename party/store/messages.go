@@ -147,6 +147,11 @@ func (m Messages) Put(sm rules.SignedMessage, msg rules.Message) (rules.StoredMe
 		}
 	}
 	if msg.Kind == rules.MsgPost {
+		for _, f := range msg.Files {
+			if err := m.t.LinkFile(m.party, f); err != nil {
+				return rec, err
+			}
+		}
 		return rec, m.t.txn.Set(fmt.Appendf(nil, "%s%s/%s/%016x/%s", pTIdx, m.party, msg.Topic, msg.HLC, id), nil)
 	}
 	target, ok := m.Get(msg.Target)

@@ -17,6 +17,9 @@
 //	p/tidx/<party>/<topic>/<hlc:016x>/<id>      empty: a topic's posts in time order
 //	p/cid/<account>/<party>/<clientId>          message id (TTL 24 h): idempotent posts
 //	p/equiv/<party>/<author>/<node>/<seq:016x>  equivocation evidence (JSON)
+//	p/file/<hash>                               FileRecord (JSON): an attached file, its chunks' hashes
+//	p/chunk/<hash>/<index:04x>                  the bytes of one chunk of a file
+//	p/fref/<party>/<hash>                       empty: a post of the party attaches the file
 //
 // Reads and writes happen in transactions (View, Update); a Txn offers
 // the typed operations. The store judges nothing: callers apply the rules
@@ -49,6 +52,9 @@ const (
 	pTIdx  = "p/tidx/"
 	pCID   = "p/cid/"
 	pEquiv = "p/equiv/"
+	pFile  = "p/file/"
+	pChunk = "p/chunk/"
+	pFRef  = "p/fref/"
 )
 
 // ErrMissing is a record that is not there.

@@ -20,6 +20,11 @@ export type ErrorCode =
   | "direct_not_allowed"
   | "email_taken"
   | "emoji_invalid"
+  | "file_invalid"
+  | "file_not_found"
+  | "file_too_large"
+  | "file_too_many"
+  | "file_unavailable"
   | "internal_error"
   | "invalid_credentials"
   | "invalid_display_name"
@@ -97,6 +102,11 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   direct_not_allowed: { status: 403, message: "You can write directly only to someone who is in a party with you." },
   email_taken: { status: 409, message: "An account with this email already exists. Sign in instead." },
   emoji_invalid: { status: 422, message: "A reaction is one emoji." },
+  file_invalid: { status: 422, message: "That file cannot be attached." },
+  file_not_found: { status: 404, message: "There is no such file here." },
+  file_too_large: { status: 413, message: "That file is too large: a file is at most 25 MiB." },
+  file_too_many: { status: 422, message: "A message carries at most 8 files." },
+  file_unavailable: { status: 503, message: "No one who has this file is online right now. Try again later." },
   internal_error: { status: 500, message: "Something went wrong on this node. Details are in its log." },
   invalid_credentials: { status: 401, message: "The email or password is wrong." },
   invalid_display_name: { status: 422, message: "A display name must be 1 to 64 printable characters." },

@@ -677,6 +677,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a file to attach to a message
+         * @description The file's bytes as `application/octet-stream` (at most 25 MiB), its name in `?name=`. The
+         *     node finds the type in the bytes (never from the name), re-encodes JPEG and PNG images so
+         *     their metadata (EXIF, GPS position) never leaves it, stores the file in 1 MiB chunks and
+         *     answers its reference; a new message then attaches it with `files: [{hash, name}]`. Other
+         *     member nodes fetch the chunks from any member node that has them and check each against
+         *     the hashes the post carries.
+         */
+        post: operations["uploadFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/parties/{id}/files/{hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                hash: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a file a message of the party attaches
+         * @description From this node, or fetched chunk by chunk from the party's other member nodes (each chunk
+         *     checked against its hash; a node that sends a wrong one is passed over; what arrived is
+         *     kept, so a cut transfer resumes). Images and videos the browser decodes itself are served
+         *     as their type (`inline` unless `?download=1`); everything else — SVG and HTML included — as
+         *     `application/octet-stream`, `attachment`. Every answer carries a sandbox CSP.
+         */
+        get: operations["readFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dms": {
         parameters: {
             query?: never;
@@ -1020,6 +1072,27 @@ export interface components {
             /** @description [start, end) ranges of message.body to highlight, in UTF-16 code units */
             matches: number[][];
         };
+        FileChoice: {
+            hash: string;
+            /** @description the file name the post shows (the last path element is kept, control characters dropped) */
+            name: string;
+        };
+        FileView: {
+            /** @description hex SHA-256 of the file's bytes */
+            hash: string;
+            name: string;
+            size: number;
+            /** @description the media type the author's node found in the bytes (never the name's) */
+            type: string;
+        };
+        FileRef: {
+            hash: string;
+            size: number;
+            type: string;
+            name: string;
+            /** @description hex SHA-256 of each 1 MiB chunk, in order */
+            chunks: string[];
+        };
         Message: {
             /** @description hex SHA-256 of the author-signed bytes */
             id: string;
@@ -1041,6 +1114,8 @@ export interface components {
             clientId?: string;
             /** @description Sort key: history order (hybrid logical clock, then id). Compare as strings; createdAt alone ties within a millisecond. */
             order: string;
+            /** @description the attached files (read one with GET /api/parties/{id}/files/{hash}?name=) */
+            files?: components["schemas"]["FileView"][];
             /** @description the one-line quote of the post this one answers */
             replyTo?: {
                 id: string;
@@ -2874,6 +2949,101 @@ export interface operations {
             default: components["responses"]["Other"];
         };
     };
+    uploadFile: {
+        parameters: {
+            query?: {
+                name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The file's reference */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRef"];
+                };
+            };
+            400: components["responses"]["BadJSON"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `file_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `file_invalid` (an empty file, an image that does not decode) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    readFile: {
+        parameters: {
+            query?: {
+                /** @description the file name for Content-Disposition */
+                name?: string;
+                download?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+                hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `party_not_found` (also for parties you are not in), `file_not_found` (no message of the party attaches it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `file_unavailable`: no member node that has the file is reachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
     listDirects: {
         parameters: {
             query?: never;
@@ -3159,12 +3329,14 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description trimmed, 1..4000 characters */
-                    body: string;
+                    /** @description trimmed, 1..4000 characters; may be empty when files are attached */
+                    body?: string;
                     /** @description a retry with the same clientId returns the first message */
                     clientId?: string;
                     /** @description the id of the post of this topic this message answers */
                     replyTo?: string;
+                    /** @description files uploaded to this node with POST /api/files, each with the name the post shows */
+                    files?: components["schemas"]["FileChoice"][];
                 };
             };
         };
@@ -3180,7 +3352,7 @@ export interface operations {
             };
             400: components["responses"]["BadJSON"];
             401: components["responses"]["Unauthorized"];
-            /** @description `party_not_found` (also for parties you are not in), `topic_not_found`, `message_not_found` (replyTo) */
+            /** @description `party_not_found` (also for parties you are not in), `topic_not_found`, `message_not_found` (replyTo), `file_not_found` (a file not uploaded to this node) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3191,7 +3363,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description `message_empty`, `message_too_long` */
+            /** @description `message_empty`, `message_too_long`, `file_too_many`, `file_invalid` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,1 @@
+export{n as default}from"./EmojiPicker-0KcV0oDQ.js";
