@@ -16,6 +16,9 @@ export type Message = Schemas["Message"];
 export type Invite = Schemas["Invite"];
 export type Direct = Schemas["Direct"];
 export type SearchResults = Schemas["SearchResults"];
+export type FileRef = Schemas["FileRef"];
+export type FileView = Schemas["FileView"];
+export type FileChoice = Schemas["FileChoice"];
 export type SearchHit = Schemas["SearchHit"];
 export type NodeInfo = paths["/api/node"]["get"]["responses"]["200"]["content"]["application/json"];
 export type PartyHealth = paths["/api/node/parties"]["get"]["responses"]["200"]["content"]["application/json"]["parties"][number];
@@ -152,17 +155,68 @@ async function call(method: string, path: string, body?: unknown, auth = true): 
   return res;
 }
 
-/** Downloads an export archive (one party, or everything) as a file the
- * browser saves, named as the node names it. */
-export async function saveExport(partyId?: string): Promise<void> {
-  const res = await call("GET", partyId ? `/api/parties/${partyId}/export` : "/api/export");
-  const name = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? "chatterbox-export.zip";
-  const url = URL.createObjectURL(await res.blob());
+/** Uploads a file to attach (raw bytes, with upload progress from 0 to
+ * 1), answering its reference. */
+export async function uploadFile(file: File, onProgress: (done: number) => void): Promise<FileRef> {
+  const send = (token: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open("POST", `/api/files?name=${encodeURIComponent(file.name)}`);
+      x.setRequestHeader("Authorization", "Bearer " + token);
+      x.setRequestHeader("Content-Type", "application/octet-stream");
+      x.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      x.onload = () => resolve({ status: x.status, text: x.responseText });
+      x.onerror = () => reject(new ApiError(0, "network", sentenceFor("network")));
+      x.send(file);
+    });
+  let token = await accessToken();
+  if (!token) throw new ApiError(401, "unauthorized", sentenceFor("unauthorized"));
+  let res = await send(token);
+  if (res.status === 401) {
+    access = null;
+    token = await accessToken();
+    if (!token) throw new ApiError(401, "unauthorized", sentenceFor("unauthorized"));
+    res = await send(token);
+  }
+  if (res.status !== 201) throw await toError(new Response(res.text, { status: res.status }));
+  onProgress(1);
+  return JSON.parse(res.text) as FileRef;
+}
+
+/** Reads an attached file (from this node, or fetched by it from the
+ * party's other nodes), with progress from 0 to 1. */
+export async function fetchFile(partyId: string, f: FileView, onProgress?: (done: number) => void): Promise<Blob> {
+  const res = await call("GET", `/api/parties/${partyId}/files/${f.hash}?name=${encodeURIComponent(f.name)}`);
+  if (!res.body || !onProgress) return res.blob();
+  const reader = res.body.getReader();
+  const parts: BlobPart[] = [];
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    got += value.length;
+    onProgress(Math.min(1, got / Math.max(1, f.size)));
+  }
+  return new Blob(parts, { type: res.headers.get("Content-Type") ?? "application/octet-stream" });
+}
+
+/** Saves a blob as a file in the browser's downloads. */
+export function saveBlob(blob: Blob, name: string) {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = name;
   a.click();
   window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+/** Downloads an export archive (one party, or everything) as a file the
+ * browser saves, named as the node names it. */
+export async function saveExport(partyId?: string): Promise<void> {
+  const res = await call("GET", partyId ? `/api/parties/${partyId}/export` : "/api/export");
+  const name = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? "chatterbox-export.zip";
+  saveBlob(await res.blob(), name);
 }
 
 /** Calls the API; auth adds the access token. Answers the JSON, or
@@ -235,8 +289,10 @@ export const routes = {
     ),
   react: (id: string, topic: string, msg: string, emoji: string, on: boolean) =>
     api<Message>(on ? "PUT" : "DELETE", `/api/parties/${id}/topics/${topic}/messages/${msg}/reactions/${encodeURIComponent(emoji)}`),
-  post: (id: string, topic: string, body: string, clientId: string, replyTo?: string) =>
-    api<Message>("POST", `/api/parties/${id}/topics/${topic}/messages`, replyTo ? { body, clientId, replyTo } : { body, clientId }),
+  post: (id: string, topic: string, body: string, clientId: string, replyTo?: string, files?: FileChoice[]) =>
+    api<Message>("POST", `/api/parties/${id}/topics/${topic}/messages`, {
+      body, clientId, ...(replyTo ? { replyTo } : {}), ...(files && files.length > 0 ? { files } : {}),
+    }),
   edit: (id: string, topic: string, msg: string, body: string) =>
     api<Message>("PATCH", `/api/parties/${id}/topics/${topic}/messages/${msg}`, { body }),
   deleteMessage: (id: string, topic: string, msg: string) =>

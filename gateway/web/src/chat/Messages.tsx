@@ -5,8 +5,9 @@
 // and emoji reactions.
 import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { ActionIcon, Box, Button, Center, CloseButton, Group, Loader, Menu, Modal, Popover, Stack, Text, Textarea, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconArrowBackUp, IconArrowDown, IconDots, IconMoodSmile, IconSend } from "@tabler/icons-react";
-import { routes, type Member, type Message, type Party, type Topic } from "../api";
+import { IconArrowBackUp, IconArrowDown, IconDots, IconMoodSmile, IconPaperclip, IconSend } from "@tabler/icons-react";
+import { routes, type FileChoice, type Member, type Message, type Party, type Topic } from "../api";
+import { MessageFiles, PendingUploads, useUploads } from "./Attachments";
 import { describe } from "../errors";
 import type { Live, LiveEvent } from "../live";
 import { Markdown } from "./Markdown";
@@ -23,6 +24,8 @@ const TYPING_SEND_EVERY_MS = 3000;
 interface Row extends Message {
   state?: "sending" | "failed";
   error?: string;
+  /** What a pending message sends (again, on retry). */
+  sending?: { body: string; files?: FileChoice[]; target?: Row };
 }
 
 // The node's order key; pending messages ("~") sort after every sent one.
@@ -268,18 +271,20 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0, jump }: 
     return () => window.clearTimeout(t);
   }, [typing]);
 
-  const send = useCallback(async (body: string, clientId: string, target?: Row) => {
+  const uploads = useUploads();
+  const [dragging, setDragging] = useState(false);
+  const send = useCallback(async (body: string, clientId: string, target?: Row, files?: FileChoice[]) => {
     if (newerRef.current) void loadNewest(true);
     stick.current = true;
     const pending: Row = {
       id: "pending-" + clientId, partyId: party.id, topicId: topic.id, body, clientId,
       author: { memberId: me, displayName: "", fingerprint: "", label: "" }, createdAt: new Date().toISOString(), order: "~" + Date.now().toString(16).padStart(16, "0"), editedAt: null, deleted: false, state: "sending",
-      reactions: [],
+      reactions: [], sending: { body, files, target },
       replyTo: target ? { id: target.id, author: target.author.label || target.author.displayName, excerpt: target.body.slice(0, 80), deleted: false } : undefined,
     };
     setRows((r) => merge(r.filter((x) => x.id !== pending.id), []).concat(pending));
     try {
-      const m = await routes.post(party.id, topic.id, body, clientId, target?.id);
+      const m = await routes.post(party.id, topic.id, body, clientId, target?.id, files);
       setRows((r) => merge(r, [m]));
     } catch (e) {
       setRows((r) => r.map((x) => (x.id === pending.id ? { ...x, state: "failed", error: describe(e) } : x)));
@@ -313,7 +318,19 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0, jump }: 
   const place = party.direct ? `@${party.name}` : `#${topic.name}`;
 
   return (
-    <Stack gap={0} className="pane" style={{ flex: 1, minHeight: 0 }}>
+    <Stack gap={0} className={"pane" + (dragging ? " drop-target" : "")} style={{ flex: 1, minHeight: 0 }} data-testid="pane"
+      onDragOver={(e) => {
+        if (!e.dataTransfer.types.includes("Files")) return;
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={(e) => { if (e.currentTarget === e.target) setDragging(false); }}
+      onDrop={(e) => {
+        if (e.dataTransfer.files.length === 0) return;
+        e.preventDefault();
+        setDragging(false);
+        uploads.add(e.dataTransfer.files);
+      }}>
       <Group px="md" py="xs" className="pane-head" wrap="nowrap">
         <Text fw={700} truncate data-testid="topic-name">{party.direct ? place : `# ${topic.name}`}</Text>
       </Group>
@@ -337,7 +354,7 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0, jump }: 
               {i === firstUnread && <div className="new-divider" role="separator" data-testid="new-messages"><span>New messages</span></div>}
               <MessageRow m={m} me={me} party={party} topic={topic} highlighted={m.id === highlight} grouped={grouped}
                 editing={editingId === m.id} setEditing={(on) => setEditingId(on ? m.id : "")}
-                onRetry={() => void send(m.body, m.clientId!)}
+                onRetry={() => void send(m.sending?.body ?? m.body, m.clientId!, m.sending?.target, m.sending?.files)}
                 onDiscard={() => setRows((r) => r.filter((x) => x.id !== m.id))}
                 onChanged={(n) => setRows((r) => merge(r, [n]))}
                 onReply={() => setReplyTo(m)} onJump={(id) => void jumpTo(id)} />
@@ -362,9 +379,11 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0, jump }: 
           <CloseButton size="sm" aria-label="Cancel the reply" onClick={() => setReplyTo(null)} />
         </Group>
       )}
+      <PendingUploads uploads={uploads.uploads} remove={uploads.remove} />
       <Composer place={place} replying={!!replyTo} onCancelReply={() => setReplyTo(null)} onEditLast={editLast}
         members={party.members.filter((x) => x.memberId !== me)}
-        onSend={(b) => { void send(b, newClientId(), replyTo ?? undefined); setReplyTo(null); }}
+        files={uploads.choices.length} filesBlock={uploads.busy || uploads.failed} attach={uploads.add}
+        onSend={(b) => { void send(b, newClientId(), replyTo ?? undefined, uploads.choices); uploads.clear(); setReplyTo(null); }}
         onTyping={() => live.typing(party.id, topic.id)} />
     </Stack>
   );
@@ -461,7 +480,10 @@ function MessageRow({ m, me, party, topic, highlighted, grouped, editing, setEdi
           ) : m.deleted ? (
             <Text size="sm" c="dimmed" fs="italic">This message was deleted.</Text>
           ) : (
-            <Text size="sm" className="body md" data-testid="body" c={m.state ? "dimmed" : undefined} component="div"><Markdown nameOf={nameOf} me={me}>{m.body}</Markdown></Text>
+            <>
+              {m.body && <Text size="sm" className="body md" data-testid="body" c={m.state ? "dimmed" : undefined} component="div"><Markdown nameOf={nameOf} me={me}>{m.body}</Markdown></Text>}
+              {m.files && m.files.length > 0 && !m.state && <MessageFiles partyId={party.id} files={m.files} />}
+            </>
           )}
           {m.state === "failed" && (
             <Group gap="xs">
@@ -534,12 +556,17 @@ function MessageRow({ m, me, party, topic, highlighted, grouped, editing, setEdi
   );
 }
 
-function Composer({ place, replying, onCancelReply, onEditLast, members, onSend, onTyping }: {
+function Composer({ place, replying, onCancelReply, onEditLast, members, onSend, onTyping, files, filesBlock, attach }: {
   /** Where the message goes: "#topic", or "@name" in a direct conversation. */
   place: string; replying: boolean; onCancelReply: () => void; onEditLast: () => boolean; members: Member[];
   onSend: (body: string) => void; onTyping: () => void;
+  /** files: uploaded files waiting to go with the message; filesBlock:
+   * some are still uploading, or failed (remove them to send). */
+  files: number; filesBlock: boolean; attach: (files: Iterable<File>) => void;
 }) {
   const [body, setBody] = useState("");
+  const picker = useRef<HTMLInputElement>(null);
+  const canSend = (!!body.trim() || files > 0) && !filesBlock;
   const lastTyping = useRef(0);
   const input = useRef<HTMLTextAreaElement>(null);
   // The @mention picker: the word being typed after "@", the members it
@@ -567,7 +594,7 @@ function Composer({ place, replying, onCancelReply, onEditLast, members, onSend,
   };
   const submit = () => {
     const b = body.trim();
-    if (!b) return;
+    if (!canSend) return;
     onSend(encodeMentions(b, picked.current));
     picked.current = new Map();
     setBody("");
@@ -613,11 +640,21 @@ function Composer({ place, replying, onCancelReply, onEditLast, members, onSend,
       </Stack>
     )}
     <Group p="sm" gap="xs" wrap="nowrap" align="flex-end" className="composer">
+      <input ref={picker} type="file" multiple hidden data-testid="file-input"
+        onChange={(e) => { if (e.currentTarget.files) attach(Array.from(e.currentTarget.files)); e.currentTarget.value = ""; }} />
+      <Tooltip label="Attach files (or drop or paste them)">
+        <ActionIcon size="lg" variant="subtle" aria-label="Attach files" onClick={() => picker.current?.click()}><IconPaperclip size={18} /></ActionIcon>
+      </Tooltip>
       <Textarea
         ref={input}
         style={{ flex: 1 }} autosize minRows={1} maxRows={8} maxLength={4000}
         placeholder={`Message ${place}`} aria-label={`Message ${place}`} data-testid="composer"
         value={body} onKeyDown={onKeyDown}
+        onPaste={(e) => {
+          if (e.clipboardData.files.length === 0) return;
+          e.preventDefault();
+          attach(Array.from(e.clipboardData.files));
+        }}
         onChange={(e) => {
           setBody(e.currentTarget.value);
           findQuery(e.currentTarget.value, e.currentTarget.selectionStart ?? e.currentTarget.value.length);
@@ -629,7 +666,7 @@ function Composer({ place, replying, onCancelReply, onEditLast, members, onSend,
         }}
       />
       <Tooltip label="Send (Enter) · New line (Shift+Enter)">
-        <ActionIcon size="lg" onClick={submit} aria-label="Send" disabled={!body.trim()}><IconSend size={18} /></ActionIcon>
+        <ActionIcon size="lg" onClick={submit} aria-label="Send" disabled={!canSend}><IconSend size={18} /></ActionIcon>
       </Tooltip>
     </Group>
     </>

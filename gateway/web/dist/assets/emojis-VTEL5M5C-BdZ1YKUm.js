@@ -1,1 +1,0 @@
-export{n as default}from"./EmojiPicker-0KcV0oDQ.js";
