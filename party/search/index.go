@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,7 +121,7 @@ type meta struct {
 
 // version changes whenever the mapping or the documents change, so an
 // index made by an older version is rebuilt.
-const version = "3"
+const version = "4"
 
 // Open opens the index in dir, creating it if needed. An index that was
 // not closed cleanly, or was made by another version, is thrown away and
@@ -274,9 +275,11 @@ func indexMapping() mapping.IndexMapping {
 	at := bleve.NewDateTimeFieldMapping()
 	at.Store, at.IncludeInAll, at.DocValues = false, false, false
 	doc.AddFieldMappingsAt("at", at)
-	link := bleve.NewBooleanFieldMapping()
-	link.Store, link.IncludeInAll = false, false
-	doc.AddFieldMappingsAt("link", link)
+	for _, f := range []string{"link", "file", "image"} {
+		b := bleve.NewBooleanFieldMapping()
+		b.Store, b.IncludeInAll = false, false
+		doc.AddFieldMappingsAt(f, b)
+	}
 	m.DefaultMapping = doc
 	m.DefaultAnalyzer = en.AnalyzerName
 	m.StoreDynamic, m.IndexDynamic = false, false
@@ -290,8 +293,13 @@ func monthOf(t time.Time) string { return t.UTC().Format("2006-01") }
 // docOf is what is indexed of a post. ord is history's order key (hybrid
 // clock, then id), which sorts hits.
 func docOf(v party.MessageView) map[string]any {
+	image := false
+	for _, f := range v.Files {
+		image = image || strings.HasPrefix(f.Type, "image/")
+	}
 	return map[string]any{"body": v.Body, "party": v.PartyID, "topic": v.TopicID,
-		"author": v.Author.MemberID, "ord": v.Order, "at": v.CreatedAt, "link": linkRE.MatchString(v.Body)}
+		"author": v.Author.MemberID, "ord": v.Order, "at": v.CreatedAt, "link": linkRE.MatchString(v.Body),
+		"file": len(v.Files) > 0, "image": image}
 }
 
 // Observe takes the party service's events: created and edited posts are

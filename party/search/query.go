@@ -15,6 +15,8 @@ type Query struct {
 	From    []string // author names ("me": the searcher)
 	In      []string // party, topic or direct-conversation names
 	HasLink bool
+	HasFile bool      // any attached file
+	HasImg  bool      // an attached picture
 	Before  time.Time // zero: no bound; exclusive, at the day's start
 	After   time.Time // zero: no bound; inclusive from the next day's start
 }
@@ -66,10 +68,12 @@ func Parse(s string) (Query, error) {
 			switch strings.ToLower(t.val) {
 			case "link":
 				q.HasLink = true
-			case "file", "image":
-				return q, bad("has:%s needs attachments, which this version of ChatterBox does not have yet", t.val)
+			case "file":
+				q.HasFile = true
+			case "image":
+				q.HasImg = true
 			default:
-				return q, bad("has: takes link, not %q", t.val)
+				return q, bad("has: takes link, file or image, not %q", t.val)
 			}
 		case "before", "after":
 			d, err := time.ParseInLocation(time.DateOnly, t.val, time.Local)
@@ -89,7 +93,7 @@ func Parse(s string) (Query, error) {
 			q.Words = append(q.Words, t.key+":"+t.val)
 		}
 	}
-	if len(q.Words)+len(q.Phrases)+len(q.From)+len(q.In) == 0 && !q.HasLink && q.Before.IsZero() && q.After.IsZero() {
+	if len(q.Words)+len(q.Phrases)+len(q.From)+len(q.In) == 0 && !q.HasLink && !q.HasFile && !q.HasImg && q.Before.IsZero() && q.After.IsZero() {
 		return q, bad("type something to search for")
 	}
 	if !q.Before.IsZero() && !q.After.IsZero() && !q.After.Before(q.Before) {

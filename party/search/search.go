@@ -277,10 +277,12 @@ func (w where) compile(q Query, limit bool) (query.Query, bool) {
 		m.SetField("body")
 		must = append(must, m)
 	}
-	if q.HasLink {
-		b := bleve.NewBoolFieldQuery(true)
-		b.SetField("link")
-		must = append(must, b)
+	for field, on := range map[string]bool{"link": q.HasLink, "file": q.HasFile, "image": q.HasImg} {
+		if on {
+			b := bleve.NewBoolFieldQuery(true)
+			b.SetField(field)
+			must = append(must, b)
+		}
 	}
 	if len(q.From) > 0 {
 		var authors []string

@@ -229,6 +229,14 @@ func TestSearchFilters(t *testing.T) {
 	f.want(f.ann, "after:2026-11-20", "album for you", "album link www.example.com", "new album out")
 	f.want(f.ann, "before:2026-11-21", "see https://example.org/menu")
 	f.want(f.ann, "after:2026-11-20 before:2026-11-23 album", "album link www.example.com", "new album out")
+	photo := f.post(f.bob, "friends", "fg", "the album cover", day.AddDate(0, 0, 4))
+	photo.Files = []party.FileView{{Hash: strings.Repeat("a", 64), Name: "cover.jpg", Size: 10, Type: "image/jpeg"}}
+	f.edit(photo, photo.Body) // the index takes the post as stored, files and all
+	doc := f.post(f.bob, "friends", "fg", "the album notes", day.AddDate(0, 0, 5))
+	doc.Files = []party.FileView{{Hash: strings.Repeat("b", 64), Name: "notes.pdf", Size: 10, Type: "application/pdf"}}
+	f.edit(doc, doc.Body)
+	f.want(f.ann, "has:file album", "the album notes", "the album cover")
+	f.want(f.ann, "has:image", "the album cover")
 }
 
 func TestSearchFollowsEditsAndDeletes(t *testing.T) {
@@ -314,7 +322,7 @@ func TestSearchRebuildsAfterACrash(t *testing.T) {
 }
 
 func TestParseRefusesWhatItCannotRun(t *testing.T) {
-	for _, q := range []string{"", "   ", "has:file", "has:pony", "before:yesterday", `"open`, "from:", "after:2026-01-02 before:2026-01-02", "after:2999-01-01", strings.Repeat("a", 501)} {
+	for _, q := range []string{"", "   ", "has:pony", "before:yesterday", `"open`, "from:", "after:2026-01-02 before:2026-01-02", "after:2999-01-01", strings.Repeat("a", 501)} {
 		if _, err := Parse(q); err == nil {
 			t.Errorf("Parse(%q) accepted", q)
 		} else if _, ok := err.(*QueryError); !ok {

@@ -616,8 +616,8 @@ export interface paths {
          *     match their forms ("plan" finds "plans"); `"quoted words"` match as a phrase. Filters:
          *     `from:<name>` (a member's name, `from:me`; a prefix when no name matches exactly),
          *     `in:<name>` (a party, a topic, or `@name` for a direct conversation), `has:link`,
-         *     `before:YYYY-MM-DD`, `after:YYYY-MM-DD` (the days themselves excluded), and quoted
-         *     values (`from:"Ann Lee"`). `has:file` is refused until attachments exist. Every hit is
+         *     `has:file`, `has:image`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD` (the days themselves
+         *     excluded), and quoted values (`from:"Ann Lee"`). Every hit is
          *     read back from the store, so deleted messages never show and edited ones show their
          *     current text.
          */
