@@ -166,7 +166,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, p identity
 	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": export.FileName(name, time.Now())}))
-	if err := export.Write(w, ar); err != nil {
+	if err := export.Write(r.Context(), w, ar, actor(p), s.chat); err != nil {
 		s.log.Error("export failed", "err", err)
 		panic(http.ErrAbortHandler) // the status is sent: cut the stream
 	}

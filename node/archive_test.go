@@ -13,8 +13,9 @@ import (
 	"github.com/chatterbox/chatterbox/party/export"
 )
 
-// unzip reads an export archive: messages.json decoded, index.html raw.
-func unzip(t *testing.T, raw []byte) (export.Archive, string) {
+// unzip reads an export archive: messages.json decoded, index.html raw,
+// the attached files by path.
+func unzip(t *testing.T, raw []byte) (export.Archive, string, map[string][]byte) {
 	t.Helper()
 	z, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
@@ -22,6 +23,7 @@ func unzip(t *testing.T, raw []byte) (export.Archive, string) {
 	}
 	var ar export.Archive
 	var page string
+	files := map[string][]byte{}
 	for _, f := range z.File {
 		rc, err := f.Open()
 		if err != nil {
@@ -37,10 +39,13 @@ func unzip(t *testing.T, raw []byte) (export.Archive, string) {
 		case "chatterbox-export/index.html":
 			page = string(data)
 		default:
-			t.Errorf("unexpected file %s in the archive", f.Name)
+			if !strings.HasPrefix(f.Name, "chatterbox-export/files/") {
+				t.Errorf("unexpected file %s in the archive", f.Name)
+			}
+			files[strings.TrimPrefix(f.Name, "chatterbox-export/")] = data
 		}
 	}
-	return ar, page
+	return ar, page, files
 }
 
 // archiveBodies lists an archive's message bodies, party/topic by party/topic.
@@ -69,6 +74,9 @@ func TestExportHoldsWhatTheAccountCanRead(t *testing.T) {
 	id, topic := partyOf(t, a, b)
 	base := "/api/parties/" + id + "/topics/" + topic + "/messages"
 	a.c.Must(http.StatusCreated, "POST", base, map[string]string{"body": "first, from Ann"})
+	notes := []byte("minutes of the meeting\n")
+	ref := upload(t, b, "minutes.txt", notes)
+	b.c.Must(http.StatusCreated, "POST", base, map[string]any{"files": []map[string]string{{"hash": ref["hash"].(string), "name": "minutes.txt"}}})
 	b.c.Must(http.StatusCreated, "POST", base, map[string]string{"body": `<script>alert("x")</script> from Bob`})
 	gone := b.c.Must(http.StatusCreated, "POST", base, map[string]string{"body": "regretted"}).String("id")
 	b.c.Must(http.StatusNoContent, "DELETE", base+"/"+gone, nil)
@@ -77,27 +85,31 @@ func TestExportHoldsWhatTheAccountCanRead(t *testing.T) {
 	eve.c.Must(http.StatusCreated, "POST", "/api/parties/"+eveParty+"/topics/"+firstTopicOf(t, eve, eveParty)+"/messages", map[string]string{"body": "Eve's own"})
 	nodetest.Eventually(t, converge, "Ann's node to hold Bob's messages and delete", func() bool {
 		msgs := a.c.Must(http.StatusOK, "GET", base, nil).JSON["messages"].([]any)
-		return len(msgs) == 3 && msgs[0].(map[string]any)["deleted"] == true
+		return len(msgs) == 4 && msgs[0].(map[string]any)["deleted"] == true
 	})
 
 	r := download(t, a, "/api/export")
 	if ct, cd := r.Header.Get("Content-Type"), r.Header.Get("Content-Disposition"); ct != "application/zip" || !strings.HasPrefix(cd, `attachment; filename=chatterbox-all-`) {
 		t.Fatalf("headers %q %q", ct, cd)
 	}
-	ar, page := unzip(t, r.Raw)
+	ar, page, files := unzip(t, r.Raw)
 	got := archiveBodies(ar)
-	want := map[string][]string{"Chat/general": {"first, from Ann", `<script>alert("x")</script> from Bob`}, "Bob/direct": {"just us"}}
+	want := map[string][]string{"Chat/general": {"first, from Ann", "", `<script>alert("x")</script> from Bob`}, "Bob/direct": {"just us"}}
 	if len(got) != len(want) || strings.Join(got["Chat/general"], "|") != strings.Join(want["Chat/general"], "|") || strings.Join(got["Bob/direct"], "|") != "just us" {
 		t.Fatalf("exported %q, want %q", got, want)
 	}
 	if ar.Format != export.Format || ar.Account.MemberID != a.memberID {
 		t.Fatalf("archive head %+v", ar)
 	}
+	path := "files/" + ref["hash"].(string) + "/minutes.txt"
+	if !bytes.Equal(files[path], notes) || len(ar.Missing) != 0 || !strings.Contains(page, `href="`+path+`"`) {
+		t.Fatalf("the attached file in the archive: %q (missing %v)", files[path], ar.Missing)
+	}
 	if strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;") || !strings.Contains(page, "Direct messages with Bob") {
 		t.Fatalf("the readable page does not hold the messages as text:\n%s", page)
 	}
 
-	one, _ := unzip(t, download(t, a, "/api/parties/"+id+"/export").Raw)
+	one, _, _ := unzip(t, download(t, a, "/api/parties/"+id+"/export").Raw)
 	if len(one.Parties) != 1 || one.Parties[0].ID != id {
 		t.Fatalf("exporting one party gave %d", len(one.Parties))
 	}

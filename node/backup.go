@@ -176,7 +176,7 @@ func (n *Node) serveExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/zip")
-	if err := export.Write(w, ar); err != nil {
+	if err := export.Write(r.Context(), w, ar, a, n.ps.Chat()); err != nil {
 		n.log.Error("export failed", "err", err)
 		panic(http.ErrAbortHandler)
 	}

@@ -1,7 +1,8 @@
 // Package export writes what one account can read — its parties and
 // direct conversations, or one of them — as a single zip archive: the
-// messages as JSON (messages.json, its schema in docs/EXPORT.md) and a
-// readable page (index.html) that needs no network and runs no script.
+// messages as JSON (messages.json, its schema in docs/EXPORT.md), a
+// readable page (index.html) that needs no network and runs no script,
+// and the attached files beside them (files/<hash>/<name>).
 //
 // An export reads through the same use cases the gateway does (party
 // views and history pages for an actor), so it holds exactly what the
@@ -11,6 +12,8 @@ package export
 
 import (
 	"archive/zip"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +49,19 @@ type Archive struct {
 	ExportedAt time.Time   `json:"exportedAt"`
 	Account    AccountRef  `json:"account"`
 	Parties    []PartyDump `json:"parties"`
+	// Missing lists the attached files that could not be read (no member
+	// node holding them was reachable); the others are under files/.
+	Missing []string `json:"missingFiles,omitempty"`
 }
+
+// Files reads attached files (party.Chat.ReadFile).
+type Files interface {
+	ReadFile(ctx context.Context, a party.Actor, party, hash string, w io.Writer) error
+}
+
+// FilePath is where an attached file is in the archive, beside
+// messages.json: files/<hash>/<name>.
+func FilePath(f party.FileView) string { return "files/" + f.Hash + "/" + f.Name }
 
 // AccountRef is whose export it is.
 type AccountRef struct {
@@ -171,10 +186,41 @@ func FileName(name string, now time.Time) string {
 	return "chatterbox-" + slug + "-" + now.Format("2006-01-02") + ".zip"
 }
 
-// Write writes ar as a zip archive to w: chatterbox-export/messages.json
-// and chatterbox-export/index.html.
-func Write(w io.Writer, ar Archive) error {
+// Write writes ar as a zip archive to w: the attached files a reads
+// (files nil: none), chatterbox-export/messages.json and
+// chatterbox-export/index.html.
+func Write(ctx context.Context, w io.Writer, ar Archive, a party.Actor, files Files) error {
 	z := zip.NewWriter(w)
+	if files != nil {
+		seen := map[string]bool{}
+		for _, p := range ar.Parties {
+			for _, t := range p.Topics {
+				for _, m := range t.Messages {
+					for _, fv := range m.Files {
+						if seen[fv.Hash+"/"+fv.Name] {
+							continue
+						}
+						seen[fv.Hash+"/"+fv.Name] = true
+						var buf bytes.Buffer
+						if err := files.ReadFile(ctx, a, p.ID, fv.Hash, &buf); err != nil {
+							if ctx.Err() != nil {
+								return ctx.Err()
+							}
+							ar.Missing = append(ar.Missing, fv.Hash)
+							continue
+						}
+						f, err := z.Create("chatterbox-export/" + FilePath(fv))
+						if err != nil {
+							return err
+						}
+						if _, err := f.Write(buf.Bytes()); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+	}
 	f, err := z.Create("chatterbox-export/messages.json")
 	if err != nil {
 		return err
@@ -198,7 +244,8 @@ func Write(w io.Writer, ar Archive) error {
 // the policy forbids scripts and loads, so nothing in it can run or call
 // out even if opened from a web server.
 var page = template.Must(template.New("export").Funcs(template.FuncMap{
-	"when": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
+	"when":     func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
+	"filePath": FilePath,
 }).Parse(`<!doctype html>
 <html lang="en">
 <head>
@@ -223,7 +270,8 @@ h1 { font-size: 1.4em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; } 
 {{with .ReplyTo}}<div class="reply">↪ {{.Author}}: {{.Excerpt}}</div>{{end}}
 <span class="who">{{.Author.Label}}</span><span class="at">{{when .CreatedAt}}</span>{{if .EditedAt}} <span class="edited">(edited)</span>{{end}}
 <div class="body">{{.Body}}</div>
-</div>
+{{range .Files}}<div class="file">📎 <a href="{{filePath .}}">{{.Name}}</a> <span class="at">{{.Type}}, {{.Size}} bytes</span></div>
+{{end}}</div>
 {{else}}<p>No messages.</p>
 {{end}}{{end}}{{end}}
 </body>
