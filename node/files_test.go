@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/jpeg"
@@ -142,6 +143,20 @@ func TestFilesAreStrippedAndServedSafely(t *testing.T) {
 	page := upload(t, ann, "photo.jpg", []byte("<!doctype html><html><script>alert(1)</script></html>"))
 	if ref["type"] != "image/jpeg" || svg["type"] == "image/png" || page["type"] != "text/html" {
 		t.Fatalf("types: %v %v %v", ref["type"], svg["type"], page["type"])
+	}
+	// A picture carries a thumbnail: a small JPEG, never more than 128
+	// pixels a side; other files carry none.
+	thumb, _ := base64.StdEncoding.DecodeString(ref["thumb"].(string))
+	small, err := jpeg.Decode(bytes.NewReader(thumb))
+	if err != nil || small.Bounds().Dx() != 32 || small.Bounds().Dy() != 32 || page["thumb"] != nil {
+		t.Fatalf("thumbnail: %v %v, html file's %v", err, small, page["thumb"])
+	}
+	wide := image.NewRGBA(image.Rect(0, 0, 1000, 250))
+	var wideJPEG bytes.Buffer
+	jpeg.Encode(&wideJPEG, wide, nil)
+	wthumb, _ := base64.StdEncoding.DecodeString(upload(t, ann, "wide.jpg", wideJPEG.Bytes())["thumb"].(string))
+	if w, err := jpeg.Decode(bytes.NewReader(wthumb)); err != nil || w.Bounds().Dx() != 128 || w.Bounds().Dy() != 32 {
+		t.Fatalf("a wide picture's thumbnail: %v %v", err, w)
 	}
 	files := []map[string]string{{"hash": ref["hash"].(string), "name": "IMG_0001.jpg"}, {"hash": svg["hash"].(string), "name": "cat.png"}, {"hash": page["hash"].(string), "name": "photo.jpg"}}
 	ann.c.Must(http.StatusCreated, "POST", base, map[string]any{"files": files})

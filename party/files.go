@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif" // decoded for thumbnails
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -16,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/image/draw"
 
 	"github.com/chatterbox/chatterbox/party/replica"
 	"github.com/chatterbox/chatterbox/party/rules"
@@ -57,7 +61,7 @@ func (ch *Chat) Upload(a Actor, name string, r io.Reader) (rules.FileRef, error)
 		return rules.FileRef{}, err
 	}
 	sum := sha256.Sum256(data)
-	rec := store.FileRecord{Hash: hex.EncodeToString(sum[:]), Size: int64(len(data)), Type: typ, Own: true}
+	rec := store.FileRecord{Hash: hex.EncodeToString(sum[:]), Size: int64(len(data)), Type: typ, Own: true, Thumb: thumbnail(typ, data)}
 	for i := range rules.ChunkCount(rec.Size) {
 		c := sha256.Sum256(chunkOf(data, i))
 		rec.Chunks = append(rec.Chunks, hex.EncodeToString(c[:]))
@@ -132,6 +136,45 @@ func stripMetadata(typ string, data []byte) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// thumbnail is a small JPEG of a picture (at most thumbSide pixels on
+// its longer side and rules.MaxThumbBytes), or nil for anything else or a
+// picture that does not decode.
+func thumbnail(typ string, data []byte) []byte {
+	if typ != "image/jpeg" && typ != "image/png" && typ != "image/gif" {
+		return nil
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil
+	}
+	for _, side := range []int{thumbSide, thumbSide / 2} {
+		b := img.Bounds()
+		w, h := b.Dx(), b.Dy()
+		if w == 0 || h == 0 {
+			return nil
+		}
+		if w > side || h > side {
+			if w >= h {
+				w, h = side, max(1, h*side/w)
+			} else {
+				w, h = max(1, w*side/h), side
+			}
+		}
+		small := image.NewRGBA(image.Rect(0, 0, w, h))
+		draw.CatmullRom.Scale(small, small.Bounds(), img, b, draw.Src, nil)
+		for _, q := range []int{70, 45} {
+			var out bytes.Buffer
+			if jpeg.Encode(&out, small, &jpeg.Options{Quality: q}) == nil && out.Len() <= rules.MaxThumbBytes {
+				return out.Bytes()
+			}
+		}
+	}
+	return nil
+}
+
+// thumbSide is a thumbnail's longer side, in pixels.
+const thumbSide = 128
 
 // PostFiles posts a message with attached files (uploaded on this node
 // by a local account) and an optional body, as Post or, with replyTo,

@@ -129,6 +129,8 @@ type FileView struct {
 	Name string `json:"name"`
 	Size int64  `json:"size"`
 	Type string `json:"type"`
+	// Thumb (pictures) is a small JPEG to show until the picture is here.
+	Thumb []byte `json:"thumb,omitempty"`
 }
 
 // TypingView is the data of a "typing" event.
@@ -233,7 +235,7 @@ func messageView(st *rules.State, look rules.MessageLookup, sm rules.StoredMessa
 	}
 	v.Order = fmt.Sprintf("%016x/%s", sm.Msg.HLC, v.ID)
 	for _, f := range sm.Msg.Files {
-		v.Files = append(v.Files, FileView{Hash: f.Hash, Name: f.Name, Size: f.Size, Type: f.Type})
+		v.Files = append(v.Files, FileView{Hash: f.Hash, Name: f.Name, Size: f.Size, Type: f.Type, Thumb: f.Thumb})
 	}
 	if m := st.Members[sm.Msg.Author]; m != nil {
 		v.Author.DisplayName = m.Name

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode"
@@ -17,6 +18,9 @@ const (
 	FileChunkBytes     = 1 << 20
 	MaxFileNameChars   = 200
 	maxFileTypeLen     = 100
+	// MaxThumbBytes bounds a picture's thumbnail (a small JPEG the post
+	// carries, shown while the picture itself is fetched).
+	MaxThumbBytes = 6 << 10
 )
 
 // FileRef is what a post says of one attached file.
@@ -26,6 +30,8 @@ type FileRef struct {
 	Type   string   `json:"type"` // media type, as the author's node sniffed it
 	Name   string   `json:"name"`
 	Chunks []string `json:"chunks"` // hex SHA-256 of each FileChunkBytes piece, in order
+	// Thumb (pictures only) is a small JPEG of the picture.
+	Thumb []byte `json:"thumb,omitempty"`
 }
 
 // ChunkCount is how many chunks a file of size bytes has.
@@ -51,6 +57,8 @@ func (f FileRef) Check() error {
 		return bad("name")
 	case !validMediaType(f.Type):
 		return bad("type")
+	case len(f.Thumb) > 0 && (len(f.Thumb) > MaxThumbBytes || !strings.HasPrefix(f.Type, "image/") || !bytes.HasPrefix(f.Thumb, []byte{0xff, 0xd8, 0xff})):
+		return bad("thumbnail")
 	}
 	for _, c := range f.Chunks {
 		if !isHexHash(c) {

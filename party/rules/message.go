@@ -52,7 +52,7 @@ type SignedMessage Envelope
 const (
 	// MaxBodyChars is the longest message body, in characters.
 	MaxBodyChars  = 4000
-	MaxMsgPayload = 48 << 10 // a 4000-character body and 8 files' references
+	MaxMsgPayload = 96 << 10 // a 4000-character body and 8 files' references with thumbnails
 )
 
 // ID identifies a message: hex SHA-256 of its signed payload.

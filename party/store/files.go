@@ -19,6 +19,7 @@ type FileRecord struct {
 	Chunks []string `json:"chunks"`
 	Have   int      `json:"have"`
 	Own    bool     `json:"own,omitempty"`
+	Thumb  []byte   `json:"thumb,omitempty"`
 }
 
 // Complete reports whether every chunk is here.
@@ -26,7 +27,7 @@ func (f FileRecord) Complete() bool { return f.Have == len(f.Chunks) }
 
 // Ref is the file's reference with a name.
 func (f FileRecord) Ref(name string) rules.FileRef {
-	return rules.FileRef{Hash: f.Hash, Size: f.Size, Type: f.Type, Name: name, Chunks: f.Chunks}
+	return rules.FileRef{Hash: f.Hash, Size: f.Size, Type: f.Type, Name: name, Chunks: f.Chunks, Thumb: f.Thumb}
 }
 
 func chunkKey(hash string, i int) []byte { return fmt.Appendf(nil, "%s%s/%04x", pChunk, hash, i) }
@@ -74,7 +75,7 @@ func (t *Txn) PutChunk(hash string, i int, data []byte) error {
 // record, so the file may be served to and fetched for that party.
 func (t *Txn) LinkFile(party string, ref rules.FileRef) error {
 	if _, err := t.File(ref.Hash); errors.Is(err, ErrMissing) {
-		if err := t.PutFile(FileRecord{Hash: ref.Hash, Size: ref.Size, Type: ref.Type, Chunks: ref.Chunks}); err != nil {
+		if err := t.PutFile(FileRecord{Hash: ref.Hash, Size: ref.Size, Type: ref.Type, Chunks: ref.Chunks, Thumb: ref.Thumb}); err != nil {
 			return err
 		}
 	} else if err != nil {

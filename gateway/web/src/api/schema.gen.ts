@@ -1084,6 +1084,11 @@ export interface components {
             size: number;
             /** @description the media type the author's node found in the bytes (never the name's) */
             type: string;
+            /**
+             * Format: byte
+             * @description pictures only, a small JPEG (base64, at most 128 pixels a side) to show until the picture is fetched
+             */
+            thumb?: string;
         };
         FileRef: {
             hash: string;
@@ -1092,6 +1097,11 @@ export interface components {
             name: string;
             /** @description hex SHA-256 of each 1 MiB chunk, in order */
             chunks: string[];
+            /**
+             * Format: byte
+             * @description pictures only, a small JPEG (base64)
+             */
+            thumb?: string;
         };
         Message: {
             /** @description hex SHA-256 of the author-signed bytes */

@@ -118,7 +118,9 @@ function MediaFile({ partyId, f }: { partyId: string; f: FileView }) {
   if (!url) {
     return (
       <Box w={240} data-testid="file-loading">
-        <Text size="xs" c="dimmed" truncate>{f.name}</Text>
+        {f.thumb
+          ? <img src={"data:image/jpeg;base64," + f.thumb} alt={f.name} className="attachment-thumb" data-testid="file-thumb" />
+          : <Text size="xs" c="dimmed" truncate>{f.name}</Text>}
         <Progress value={progress * 100} size="sm" aria-label={`Loading ${f.name}`} />
       </Box>
     );
