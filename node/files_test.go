@@ -186,3 +186,58 @@ func TestFilesAreStrippedAndServedSafely(t *testing.T) {
 		t.Fatalf("a file over the limit: %v %v", res, err)
 	}
 }
+
+// A node keeps at most its file cache of files fetched from others: past
+// it, the least recently read file is dropped and fetched again when read
+// — from a node that still has it, else the read says no one online has
+// it. Its own accounts' uploads are never dropped.
+func TestFileCacheDropsTheLeastRecentlyRead(t *testing.T) {
+	owner := nodetest.Start(t, 1)[0]
+	cfg := nodetest.Config(t, t.TempDir())
+	cfg.Party.FileCacheBytes = 3 << 20
+	reader := nodetest.StartWith(t, cfg)
+	ann, bob := signUp(t, owner, "Ann"), signUp(t, reader, "Bob")
+	id, topic := partyOf(t, ann, bob)
+	base := "/api/parties/" + id + "/topics/" + topic + "/messages"
+	var files [2][]byte
+	var hashes [2]string
+	for i := range files {
+		files[i] = make([]byte, 2<<20)
+		rand.Read(files[i])
+		hashes[i] = upload(t, ann, "f.bin", files[i])["hash"].(string)
+		post := ann.c.Must(http.StatusCreated, "POST", base, map[string]any{"files": []map[string]string{{"hash": hashes[i], "name": "f.bin"}}})
+		nodetest.Eventually(t, converge, "Bob to see the post", func() bool { return messageOn(bob, id, topic, post.String("id")) != nil })
+	}
+	read := func(i int) int {
+		status, got := fileOf(t, bob, id, hashes[i])
+		if status == http.StatusOK && !bytes.Equal(got, files[i]) {
+			t.Fatalf("file %d read back wrong", i)
+		}
+		return status
+	}
+	held := func(i int) int {
+		rec, err := reader.Parties().Chat().FileInfo(bob.actor(t), id, hashes[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Have
+	}
+	// The cache is trimmed once a read has been answered: wait for it.
+	read(0)
+	read(1) // 4 MiB fetched: the first, read longer ago, goes
+	nodetest.Eventually(t, converge, "the first file dropped", func() bool { return held(0) == 0 && held(1) == 2 })
+	if read(0) != http.StatusOK {
+		t.Fatal("a dropped file was not fetched again")
+	}
+	nodetest.Eventually(t, converge, "the second file dropped", func() bool { return held(0) == 2 && held(1) == 0 })
+	// Ann's node goes: what Bob's holds is readable, the dropped one is not.
+	if err := owner.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if read(0) != http.StatusOK {
+		t.Fatal("a cached file is not readable with its author's node away")
+	}
+	if status, _, raw := getRaw(t, bob, "/api/parties/"+id+"/files/"+hashes[1]); status != http.StatusServiceUnavailable || !strings.Contains(string(raw), "file_unavailable") {
+		t.Fatalf("a dropped file with no node to fetch it from: %d %s", status, raw)
+	}
+}

@@ -2,6 +2,7 @@ package party
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -243,10 +244,12 @@ func (ch *Chat) ReadFile(ctx context.Context, a Actor, party, hash string, w io.
 		return err
 	}
 	ref := rec.Ref("file")
+	fetched := false
 	for i := range rec.Chunks {
 		data, err := store.Read(ch.c.store, func(t *store.Txn) ([]byte, error) { return t.Chunk(hash, i) })
 		if errors.Is(err, store.ErrMissing) {
 			data, err = ch.fetchChunk(ctx, party, ref, i)
+			fetched = true
 		}
 		if err != nil {
 			return err
@@ -254,6 +257,58 @@ func (ch *Chat) ReadFile(ctx context.Context, a Actor, party, hash string, w io.
 		if _, err := w.Write(data); err != nil {
 			return err
 		}
+	}
+	if rec.Own {
+		return nil
+	}
+	err = ch.c.store.Update(func(t *store.Txn) error {
+		f, err := t.File(hash)
+		if err != nil {
+			return err
+		}
+		f.Used = ch.c.now().UnixMilli()
+		return t.PutFile(f)
+	})
+	if err == nil && fetched {
+		err = ch.trimFileCache(hash)
+	}
+	return err
+}
+
+// trimFileCache drops the chunks of the least recently read files this
+// node fetched (never its own accounts' uploads, never keep) until what
+// it holds of them fits Config.FileCacheBytes. A dropped file is fetched
+// again from the party's nodes if read.
+func (ch *Chat) trimFileCache(keep string) error {
+	budget := ch.c.cfg.FileCacheBytes
+	if budget <= 0 {
+		budget = DefaultFileCache
+	}
+	files, err := store.Read(ch.c.store, func(t *store.Txn) ([]store.FileRecord, error) { return t.Files() })
+	if err != nil {
+		return err
+	}
+	var held int64
+	var fetched []store.FileRecord
+	for _, f := range files {
+		if !f.Own && f.Have > 0 {
+			held += f.Held()
+			fetched = append(fetched, f)
+		}
+	}
+	slices.SortFunc(fetched, func(a, b store.FileRecord) int { return cmp.Compare(a.Used, b.Used) })
+	for _, f := range fetched {
+		if held <= budget {
+			break
+		}
+		if f.Hash == keep {
+			continue
+		}
+		if err := ch.c.store.Update(func(t *store.Txn) error { return t.DropChunks(f.Hash) }); err != nil {
+			return err
+		}
+		held -= f.Held()
+		ch.c.lg.Debug("dropped a fetched file from the cache", "file", f.Hash, "bytes", f.Held())
 	}
 	return nil
 }

@@ -83,7 +83,15 @@ type Config struct {
 	FlushInterval time.Duration
 	// Observer, when set, hears what the service does (for metrics).
 	Observer Observer
+	// FileCacheBytes bounds the bytes of files this node fetched from
+	// others (its own accounts' uploads are kept apart from it); past it
+	// the least recently read are dropped, to be fetched again if read.
+	// Zero means DefaultFileCache.
+	FileCacheBytes int64
 }
+
+// DefaultFileCache is the default FileCacheBytes: 2 GiB.
+const DefaultFileCache = 2 << 30
 
 // Observer hears what a Service does, for metrics. Its methods must be
 // cheap and must not block: they run on the hot paths.

@@ -19,6 +19,7 @@ import (
 	"github.com/chatterbox/chatterbox/gossip"
 	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/node"
+	"github.com/chatterbox/chatterbox/party"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -139,6 +140,7 @@ type runConfig struct {
 	reach       string
 	portMap     bool
 	logLevel    string
+	fileCacheMB int64
 	publicURL   string
 	smtpURL     string
 	mailFrom    string
@@ -161,6 +163,7 @@ func newRunFlags(c *runConfig) *flag.FlagSet {
 	fs.Var(&c.announce, "announce", "libp2p `multiaddr` to tell peers instead of the listen addresses (a port forwarded\non the router), repeatable (env CHATTERBOX_ANNOUNCE, comma-separated)")
 	fs.StringVar(&c.reach, "reachability", "auto", "`auto` (ask peers with AutoNAT), public or private (env CHATTERBOX_REACHABILITY)")
 	fs.BoolVar(&c.portMap, "nat-portmap", true, "ask the router for a port mapping with UPnP or NAT-PMP (env CHATTERBOX_NAT_PORTMAP)")
+	fs.Int64Var(&c.fileCacheMB, "file-cache", party.DefaultFileCache>>20, "`MiB` of files fetched from friends' nodes to keep; past it the least recently\nread are dropped, to be fetched again when read (your own uploads are kept apart) (env CHATTERBOX_FILE_CACHE)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error (env CHATTERBOX_LOG_LEVEL)")
 	fs.StringVar(&c.publicURL, "public-url", "", "`URL` where browsers reach the gateway, for links in mails and OAuth redirects\n(default http://localhost:<gateway port>) (env CHATTERBOX_PUBLIC_URL)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "send mail through `smtp://user:pass@host:port` (STARTTLS) or smtps://… (implicit TLS);\nempty: mails go to <data-dir>/outbox and their links are logged (env CHATTERBOX_SMTP_URL)")
@@ -249,6 +252,9 @@ func (c *runConfig) validate() error {
 	if _, err := gossip.ParsePeerAddrs(c.relayPeers); err != nil {
 		return usagef("%v", err)
 	}
+	if c.fileCacheMB < 1 {
+		return usagef("invalid --file-cache %d: want a number of MiB, at least 1", c.fileCacheMB)
+	}
 	switch gossip.Reachability(c.reach) {
 	case gossip.ReachabilityAuto, gossip.ReachabilityPublic, gossip.ReachabilityPrivate:
 	default:
@@ -333,6 +339,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		MailFrom:  c.mailFrom,
 		Identity:  identity.Config{OAuth: identity.OAuthConfig{Google: c.google, GitHub: c.github}},
 	}
+	cfg.Party.FileCacheBytes = c.fileCacheMB << 20
 	// CHATTERBOX_CLOCK_OFFSET (a duration such as -5m) runs the node as
 	// if the machine's clock were that far off. It exists for fault tests
 	// of clock skew; it is not a flag because no one should need it.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/chatterbox/chatterbox/identity/kv"
 	"github.com/chatterbox/chatterbox/party/rules"
 )
 
@@ -20,6 +21,18 @@ type FileRecord struct {
 	Have   int      `json:"have"`
 	Own    bool     `json:"own,omitempty"`
 	Thumb  []byte   `json:"thumb,omitempty"`
+	// Used is when a local account last read the file (unix ms); the
+	// file cache drops the least recently read first.
+	Used int64 `json:"used,omitempty"`
+}
+
+// Held is how many bytes of the file are here.
+func (f FileRecord) Held() int64 {
+	var n int64
+	for i := range f.Have {
+		n += int64(rules.ChunkSize(f.Size, i))
+	}
+	return n
 }
 
 // Complete reports whether every chunk is here.
@@ -88,4 +101,21 @@ func (t *Txn) LinkFile(party string, ref rules.FileRef) error {
 func (t *Txn) FileLinked(party, hash string) bool {
 	_, err := t.txn.Get([]byte(pFRef + party + "/" + hash))
 	return err == nil
+}
+
+// Files lists every file record.
+func (t *Txn) Files() ([]FileRecord, error) { return listAll[FileRecord](t, pFile) }
+
+// DropChunks deletes every chunk of a file held here (the record stays,
+// with none held: the file is fetched again when read).
+func (t *Txn) DropChunks(hash string) error {
+	f, err := t.File(hash)
+	if err != nil {
+		return err
+	}
+	if err := kv.DeletePrefix(t.txn, []byte(pChunk+hash+"/")); err != nil {
+		return err
+	}
+	f.Have = 0
+	return t.PutFile(f)
 }
