@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatterbox/chatterbox/node/nodetest"
 	"github.com/chatterbox/chatterbox/party/replica"
@@ -69,10 +70,15 @@ func TestFilesTravelBetweenMemberNodes(t *testing.T) {
 	}
 	for _, u := range []*user{bob, cat} {
 		nodetest.Eventually(t, converge, u.name+" to see the post", func() bool { return messageOn(u, id, topic, post.String("id")) != nil })
+		start := time.Now()
 		if status, got := fileOf(t, u, id, hash); status != http.StatusOK || !bytes.Equal(got, data) {
 			t.Fatalf("%s read %d: %d bytes, equal %v", u.name, status, len(got), bytes.Equal(got, data))
 		}
+		t.Logf("measured: %s's node read the 20 MiB file, fetching it, in %s", u.name, time.Since(start).Round(time.Millisecond))
 	}
+	start := time.Now()
+	fileOf(t, bob, id, hash)
+	t.Logf("measured: read again from Bob's node's own copy in %s", time.Since(start).Round(time.Millisecond))
 	if status, _ := fileOf(t, eve, id, hash); status != http.StatusNotFound {
 		t.Fatalf("a stranger's read: %d", status)
 	}
