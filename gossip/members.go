@@ -214,11 +214,32 @@ func (n *Network) closeEvicted() {
 	n.closeSoon = map[peer.ID]bool{}
 	n.mu.Unlock()
 	for p := range peers {
-		if !n.partyPeer(p) {
+		switch {
+		case n.partyPeer(p):
+		case n.requestOpen(p):
+			// A request of its own is being answered (an ex-member asking
+			// to join again must hear "banned", not lose its connection
+			// mid-request): close at a later tick.
+			n.mu.Lock()
+			n.closeSoon[p] = true
+			n.mu.Unlock()
+		default:
 			n.log.Debug("closing the connections of a peer that shares no party", "peer", p)
 			n.host.Network().ClosePeer(p)
 		}
 	}
+}
+
+// requestOpen reports whether a request-protocol stream with p is open.
+func (n *Network) requestOpen(p peer.ID) bool {
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		for _, s := range c.GetStreams() {
+			if s.Protocol() == RequestProtocol {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resetPubsub resets every pubsub stream with p. GossipSub drops p from
