@@ -135,15 +135,7 @@ func natPairOf(t *testing.T, top natTopology) *natLab {
 			t.Logf("a's sockets:\n%s\na's log:\n%s\nb's log:\n%s", lab.exec(ah.ns, "ss", "-tun"), a.proc.stderr, b.proc.stderr)
 		}
 	})
-	nodetest.Eventually(t, 120*time.Second, "both nodes to hold a slot at the relay", func() bool {
-		for _, n := range []*labNode{a, b} {
-			relays, _ := n.api.Must(200, "GET", "/api/node", nil).JSON["relays"].([]any)
-			if len(relays) != 1 {
-				return false
-			}
-		}
-		return true
-	})
+	waitSlots(t, "both nodes to hold a slot at the relay", a, b)
 	return &natLab{lab: lab, a: a, b: b, relay: relay, ah: ah, started: started, p: createParty(t, a, b)}
 }
 
@@ -154,6 +146,20 @@ type natLab struct {
 	ah          *labHost  // a's namespace
 	started     time.Time // when the relay was started
 	p           labParty
+}
+
+// waitSlots waits until each node holds a reservation at the relay.
+func waitSlots(t *testing.T, what string, nodes ...*labNode) {
+	t.Helper()
+	nodetest.Eventually(t, 120*time.Second, what, func() bool {
+		for _, n := range nodes {
+			relays, _ := n.api.Must(200, "GET", "/api/node", nil).JSON["relays"].([]any)
+			if len(relays) != 1 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // holePunches is how many hole punches n's node counted with outcome
@@ -350,15 +356,7 @@ func TestNetnsRelayRestartWhileRelayed(t *testing.T) {
 	a.post(p, "while the relay was down, from a")
 	b.post(p, "while the relay was down, from b")
 	l.relay.start()
-	nodetest.Eventually(t, 120*time.Second, "both nodes to hold a slot at the relay again", func() bool {
-		for _, n := range []*labNode{a, b} {
-			relays, _ := n.api.Must(200, "GET", "/api/node", nil).JSON["relays"].([]any)
-			if len(relays) != 1 {
-				return false
-			}
-		}
-		return true
-	})
+	waitSlots(t, "both nodes to hold a slot at the relay again", a, b)
 	waitAll(t, 120*time.Second, p, 3, a, b)
 	if h := health(a, p); h == nil || h["connected"] != true || h["relayed"] != true {
 		t.Fatalf("after the restart a's node says of b's: %v", h)
