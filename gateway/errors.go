@@ -105,6 +105,7 @@ var errorTable = map[string]ErrorInfo{
 	"not_author":             {http.StatusForbidden, "You can only change your own messages."},
 	"message_deleted":        {http.StatusGone, "That message was deleted."},
 	"cursor_invalid":         {http.StatusBadRequest, "The page cursor is not valid. Start again from the newest messages."},
+	"key_pending":            {http.StatusServiceUnavailable, "This party's encryption key has not reached your node yet. Try again in a moment."},
 	"direct_not_allowed":     {http.StatusForbidden, "You can write directly only to someone who is in a party with you."},
 	"direct_conversation":    {http.StatusConflict, "A direct conversation has no invites, topics or roles to change."},
 }

@@ -2,6 +2,9 @@ package identity
 
 import (
 	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/hpke"
+	"crypto/sha256"
 	"net/mail"
 	"strings"
 	"time"
@@ -21,6 +24,17 @@ type Account struct {
 	// everything this account publishes. Its public half is the account's
 	// global identity, MemberID.
 	MemberKey ed25519.PrivateKey `json:"memberKey"`
+}
+
+// EncKey derives an account's encryption key (HPKE, ML-KEM-768 +
+// X25519) from its member key: HKDF-SHA256 of the member key's seed, under
+// a label of its own, is the seed of RFC 9180's DeriveKeyPair.
+func EncKey(memberKey ed25519.PrivateKey) (hpke.PrivateKey, error) {
+	seed, err := hkdf.Key(sha256.New, memberKey.Seed(), nil, "chatterbox/enc-key/v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	return hpke.MLKEM768X25519().DeriveKeyPair(seed)
 }
 
 // MemberPublicKey is the account's global identity key.

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hpke"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -76,6 +77,8 @@ type Service struct {
 	// hash needs 46 MiB, which start-up should not pay.
 	dummyOnce sync.Once
 	dummyHash string
+
+	encKeys sync.Map // MemberID → hpke.PrivateKey, derived once
 
 	accountFails *limiterSet
 	clientFails  *limiterSet
@@ -394,6 +397,27 @@ func (s *Service) accountByIndex(key string) (Account, error) {
 		return getJSON(txn, prefixAccount+string(id), &a)
 	})
 	return a, err
+}
+
+// EncKey returns the encryption key of the local account whose MemberID
+// is memberID: the key its parties seal their epoch secrets to (see
+// party/rules/e2e.go). It is derived from the member key (EncKey), so
+// whatever restores the member key restores it too.
+func (s *Service) EncKey(memberID string) (hpke.PrivateKey, bool) {
+	if k, ok := s.encKeys.Load(memberID); ok {
+		return k.(hpke.PrivateKey), true
+	}
+	a, err := s.accountByIndex(prefixMember + memberID)
+	if err != nil {
+		return nil, false
+	}
+	k, err := EncKey(a.MemberKey)
+	if err != nil {
+		s.log.Error("derive encryption key", "err", err)
+		return nil, false
+	}
+	s.encKeys.Store(memberID, k)
+	return k, true
 }
 
 // MemberKey returns the private member key of the local account whose

@@ -35,6 +35,20 @@ func postsWith(r *nodetest.Rogue, prefix string) (n int, from map[string]bool) {
 	return n, from
 }
 
+// rogueMember admits a new rogue to partyID by an invite of a (the
+// owner) and connects it to b's node too.
+func rogueMember(t *testing.T, a, b *user, partyID string) *nodetest.Rogue {
+	t.Helper()
+	rogue := nodetest.NewRogue(t)
+	if err := rogue.Join(a.n, invite(t, a, partyID, nil).String("token"), "Mallory"); err != nil {
+		t.Fatalf("rogue join: %v", err)
+	}
+	if err := rogue.Connect(b.n); err != nil {
+		t.Fatal(err)
+	}
+	return rogue
+}
+
 // TestRemovedNodeThatKeepsItsSubscriptionGetsNothing: a member node that
 // ignores its own kick (or leave) and stays subscribed receives no message
 // posted after the removal, from any member node.
@@ -44,13 +58,7 @@ func TestRemovedNodeThatKeepsItsSubscriptionGetsNothing(t *testing.T) {
 			nodes := nodetest.Start(t, 2)
 			a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
 			partyID, topic := partyOf(t, a, b)
-			rogue := nodetest.NewRogue(t)
-			if err := rogue.Join(a.n, invite(t, a, partyID, nil).String("token"), "Mallory"); err != nil {
-				t.Fatalf("rogue join: %v", err)
-			}
-			if err := rogue.Connect(b.n); err != nil {
-				t.Fatal(err)
-			}
+			rogue := rogueMember(t, a, b, partyID)
 			if how == "kick while in another party" {
 				// The rogue stays a member node of a second party with both
 				// nodes, so they keep talking pubsub with it: only this
@@ -229,8 +237,8 @@ func TestExMemberSyncStopsAtItsRemoval(t *testing.T) {
 	if err := rogue.Join(n, invite(t, a, partyID, nil).String("token"), "Mallory"); err != nil {
 		t.Fatal(err)
 	}
-	if kinds, code := syncFrom(t, rogue, n, "sync", partyID); code != "" || len(kinds) != 2 {
-		t.Fatalf("a member's sync = %v %q, want the create and its join", kinds, code)
+	if kinds, code := syncFrom(t, rogue, n, "sync", partyID); code != "" || !slices.Equal(kinds, []string{rules.KindCreate, rules.KindEpoch, rules.KindMemberJoin}) {
+		t.Fatalf("a member's sync = %v %q, want the create, the first epoch and its join", kinds, code)
 	}
 	a.c.Must(http.StatusNoContent, "DELETE", "/api/parties/"+partyID+"/members/"+rogue.MemberID(), nil)
 	a.c.Must(http.StatusOK, "PATCH", "/api/parties/"+partyID, map[string]string{"name": "Renamed after the kick"})
@@ -238,7 +246,7 @@ func TestExMemberSyncStopsAtItsRemoval(t *testing.T) {
 	a.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": "after the kick"})
 
 	kinds, code := syncFrom(t, rogue, n, "sync", partyID)
-	if code != "" || !slices.Equal(kinds, []string{rules.KindCreate, rules.KindMemberJoin, rules.KindMemberKick}) {
+	if code != "" || !slices.Equal(kinds, []string{rules.KindCreate, rules.KindEpoch, rules.KindMemberJoin, rules.KindMemberKick}) {
 		t.Fatalf("the ex-member's sync = %v %q, want the log up to its kick and no further", kinds, code)
 	}
 	if kinds, code := syncFrom(t, rogue, n, "msgsync", partyID); code != "not_member" {

@@ -391,6 +391,21 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 		chromedp.WaitVisible(`//*[@data-testid="topic-name"][contains(., "# general")]`, chromedp.BySearch),
 	)
 	b.run("see both members", chromedp.WaitVisible(`//section[@aria-label="Members"]//*[contains(., "Alice")]`, chromedp.BySearch))
+	// The party is end-to-end encrypted, and the key Bob's app shows for
+	// Alice is the one Alice's own node holds.
+	aliceKey, ok := nodes[0].Identity().EncKey(pv.Owner)
+	if !ok {
+		t.Fatal("no encryption key for Alice on her node")
+	}
+	want := rules.EncFingerprint(rules.EncPublic(aliceKey))
+	var shown string
+	b.run("see the lock and Alice's key fingerprint",
+		chromedp.WaitVisible(`[data-testid=e2e-lock]`),
+		chromedp.WaitVisible(`//div[@data-testid="member"][contains(., "Alice")]//*[@data-testid="key-fingerprint"]`, chromedp.BySearch),
+		chromedp.Text(`//div[@data-testid="member"][contains(., "Alice")]//*[@data-testid="key-fingerprint"]`, &shown, chromedp.BySearch))
+	if !strings.Contains(shown, want) {
+		t.Fatalf("Bob's app shows Alice's key as %q, want %s", shown, want)
+	}
 	a.run("see bob join", chromedp.WaitVisible(`//section[@aria-label="Members"]//*[contains(., "Bob")]`, chromedp.BySearch))
 	a.openTopic("general")
 

@@ -197,8 +197,8 @@ func TestShuffledGossipEndsTheSameOnEveryNode(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		seq++
-		sm, err := rules.SignMessage(rules.Message{Party: id, Topic: topic, Author: rogue.MemberID(), Node: rogue.Peer, Seq: seq,
-			HLC: start + seq, Kind: kind, Body: body, Target: target, ReplyTo: replyTo}, rogue.Key)
+		sm, err := rules.SignMessage(rogue.Seal(rules.Message{Party: id, Topic: topic, Author: rogue.MemberID(), Node: rogue.Peer, Seq: seq,
+			HLC: start + seq, Kind: kind, Body: body, Target: target, ReplyTo: replyTo}), rogue.Key)
 		if err != nil {
 			t.Fatal(err)
 		}

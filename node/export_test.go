@@ -33,6 +33,26 @@ func signMsg(t *testing.T, m rules.Message, key ed25519.PrivateKey) []byte {
 	return raw
 }
 
+// sealMsg is signMsg for a member's message in a party n holds: sealed
+// under its current epoch first, as the member's node would send it.
+func sealMsg(t *testing.T, n *node.Node, m rules.Message, key ed25519.PrivateKey) []byte {
+	t.Helper()
+	st, err := n.Parties().State(m.Party)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Encrypted() {
+		secret, ok := n.Parties().EpochKey(m.Party, st.Epoch)
+		if !ok {
+			t.Fatalf("node holds no key of epoch %d", st.Epoch)
+		}
+		if m, err = rules.EncryptMessage(m, st.Epoch, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return signMsg(t, m, key)
+}
+
 // rawStored returns a stored message of n wrapped as a topic message.
 func rawStored(t *testing.T, n *node.Node, partyID, id string) []byte {
 	t.Helper()

@@ -272,7 +272,7 @@ func TestEditDeleteAndValidation(t *testing.T) {
 	}
 	// Bob's own post, then an "edit" of it signed by Ann.
 	bm := b.c.Must(201, "POST", base, map[string]string{"body": "Bob's words"})
-	foreignEdit := signMsg(t, fresh(a.memberID, nodes[0].PeerID(), 1000, rules.MsgEdit, "Ann's words now", bm.String("id")), aKey)
+	foreignEdit := sealMsg(t, nodes[0], fresh(a.memberID, nodes[0].PeerID(), 1000, rules.MsgEdit, "Ann's words now", bm.String("id")), aKey)
 	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), foreignEdit); v != rules.Reject {
 		t.Fatalf("edit of another author's message judged %v", v)
 	}
@@ -282,7 +282,7 @@ func TestEditDeleteAndValidation(t *testing.T) {
 	waitConverged(t, partyID, nodes...)
 	toDeleted := fresh(a.memberID, nodes[0].PeerID(), 1001, rules.MsgPost, "into the void", "")
 	toDeleted.Topic = extra
-	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), signMsg(t, toDeleted, aKey)); v != rules.Reject {
+	if v := bob.ValidateGossip(partyID, nodes[0].PeerID(), sealMsg(t, nodes[0], toDeleted, aKey)); v != rules.Reject {
 		t.Fatalf("message to a deleted topic judged %v", v)
 	}
 	// A replay of a stored message after GossipSub forgot it is deduplicated.
@@ -308,7 +308,7 @@ func TestEquivocationIsDetected(t *testing.T) {
 	partyID, topic := partyOf(t, a, b)
 	key := a.actor(t).Key
 	mk := func(body string) []byte {
-		return signMsg(t, rules.Message{Party: partyID, Topic: topic, Author: a.memberID, Node: nodes[0].PeerID(), Seq: 1,
+		return sealMsg(t, nodes[0], rules.Message{Party: partyID, Topic: topic, Author: a.memberID, Node: nodes[0].PeerID(), Seq: 1,
 			HLC: uint64(time.Now().UnixMilli()) << 16, Kind: rules.MsgPost, Body: body}, key)
 	}
 	bob := nodes[1].Parties()

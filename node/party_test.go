@@ -45,6 +45,16 @@ func (u *user) rebind(t *testing.T, n *node.Node) {
 	u.c.SignIn(strings.ToLower(u.name)+"@example.com", password)
 }
 
+// encPublic is the user's public encryption key, as its join requests
+// carry it.
+func (u *user) encPublic(t testing.TB) []byte {
+	k, ok := u.n.Identity().EncKey(u.memberID)
+	if !ok {
+		t.Fatalf("no encryption key for %s", u.name)
+	}
+	return rules.EncPublic(k)
+}
+
 func (u *user) actor(t testing.TB) party.Actor {
 	key, ok := u.n.Identity().MemberKey(u.memberID)
 	if !ok {
@@ -302,7 +312,7 @@ func TestInviteRulesAndLimits(t *testing.T) {
 		tok, _ := rules.SignInvite(real, a.actor(t).Key)
 		expectCode(t, c.c.Do("POST", "/api/invites/accept", map[string]string{"token": tok}), 410, "invite_expired")
 		// The owner's node checks expiry itself, whatever the joiner's node says.
-		req, _ := replica.EncodeJoinRequest(replica.Joiner{Key: c.actor(t).Key, Name: c.name, Peer: nodes[2].PeerID()}, tok, time.Now().UnixMilli())
+		req, _ := replica.EncodeJoinRequest(replica.Joiner{Key: c.actor(t).Key, Enc: c.encPublic(t), Name: c.name, Peer: nodes[2].PeerID()}, tok, time.Now().UnixMilli())
 		resp := nodes[0].Parties().HandleRequest(context.Background(), nodes[2].PeerID(), req)
 		if err := replica.ResponseError(resp); !errors.Is(err, rules.ErrInviteExpired) {
 			t.Fatalf("owner on an expired invite: %v", err)
@@ -311,7 +321,7 @@ func TestInviteRulesAndLimits(t *testing.T) {
 	})
 	t.Run("replayed join request", func(t *testing.T) {
 		tok := invite(t, a, id, nil).String("token")
-		req, err := replica.EncodeJoinRequest(replica.Joiner{Key: c.actor(t).Key, Name: c.name, Peer: nodes[2].PeerID()}, tok, time.Now().UnixMilli())
+		req, err := replica.EncodeJoinRequest(replica.Joiner{Key: c.actor(t).Key, Enc: c.encPublic(t), Name: c.name, Peer: nodes[2].PeerID()}, tok, time.Now().UnixMilli())
 		if err != nil {
 			t.Fatal(err)
 		}

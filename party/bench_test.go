@@ -1,6 +1,9 @@
 package party
 
 import (
+	"crypto/hpke"
+
+	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/party/partytest"
 	"github.com/chatterbox/chatterbox/party/rules"
 	"github.com/chatterbox/chatterbox/party/store"
@@ -40,6 +43,11 @@ func (stubNet) ObservedAddrs(string) []string                 { return nil }
 type oneKey struct{ key ed25519.PrivateKey }
 
 func (k oneKey) MemberKey(string) (ed25519.PrivateKey, bool) { return k.key, true }
+
+func (k oneKey) EncKey(string) (hpke.PrivateKey, bool) {
+	enc, err := identity.EncKey(k.key)
+	return enc, err == nil
+}
 
 // benchService is a party service on a real Badger (synced writes, as in a
 // node) with one party owned by the returned actor.

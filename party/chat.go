@@ -249,15 +249,20 @@ func (ch *Chat) prepare(t *store.Txn, r *postReq) (postRes, error) {
 		return postRes{}, err
 	}
 	msg.Seq, msg.HLC = head+1, c.hlc.Now()
-	sm, err := rules.SignMessage(msg, r.a.Key)
+	sealed, err := sealFor(msgs, st, msg)
+	if err != nil {
+		return postRes{err: err}, nil
+	}
+	sm, err := rules.SignMessage(sealed, r.a.Key)
 	if err != nil {
 		return postRes{}, err
 	}
 	c.sigs.Add(sm.ID() + string(sm.Sig)) // signed here: no need to verify
-	if j := rules.JudgeMessage(msgs, st, sm, c.sigs, c.now()); j.Verdict != rules.Accept {
+	j := rules.JudgeMessage(msgs, st, sm, c.sigs, c.now())
+	if j.Verdict != rules.Accept || j.Unread {
 		return postRes{err: fmt.Errorf("party: own message refused: %v", j.Err)}, nil
 	}
-	ev, err := c.storeMessage(msgs, st, sm, msg)
+	ev, err := c.storeMessage(msgs, st, sm, j.Msg)
 	if err != nil {
 		return postRes{}, err
 	}
@@ -279,7 +284,17 @@ func (ch *Chat) SendTyping(ctx context.Context, a Actor, party, topic string) er
 	if st.Topics[topic] == nil {
 		return rules.ErrTopicNotFound
 	}
-	t, err := rules.SignTyping(rules.Typing{Party: party, Topic: topic, Author: a.MemberID(), Node: c.net.SelfPeer(), Time: c.now().UnixMilli()}, a.Key)
+	ty := rules.Typing{Party: party, Topic: topic, Author: a.MemberID(), Node: c.net.SelfPeer(), Time: c.now().UnixMilli()}
+	if st.Encrypted() {
+		secret, ok := c.epochKey(party)(st.Epoch)
+		if !ok || st.KeyFrom[ty.Author] == 0 {
+			return rules.ErrKeyPending
+		}
+		if ty, err = rules.EncryptTyping(ty, st.Epoch, secret); err != nil {
+			return err
+		}
+	}
+	t, err := rules.SignTyping(ty, a.Key)
 	if err != nil {
 		return err
 	}

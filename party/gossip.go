@@ -53,7 +53,7 @@ func (s *Service) ValidateGossip(party, from string, data []byte) rules.Verdict 
 	case env.Type == "msg" && env.Msg != nil:
 		return s.validateMessage(st, from, *env.Msg)
 	case env.Type == "typing" && env.Typ != nil:
-		_, v := rules.JudgeTyping(st, *env.Typ, s.c.now())
+		_, v := rules.JudgeTyping(st, *env.Typ, s.c.now(), s.c.epochKey(party))
 		return v
 	case env.Type == "sub" && env.Op != nil:
 		return s.validateSub(st, from, *env.Op)
@@ -143,7 +143,7 @@ func (s *Service) DeliverGossip(party, from string, data []byte) {
 		if err != nil {
 			return
 		}
-		if ty, v := rules.JudgeTyping(st, *env.Typ, s.c.now()); v == rules.Accept {
+		if ty, v := rules.JudgeTyping(st, *env.Typ, s.c.now(), s.c.epochKey(party)); v == rules.Accept {
 			st = s.c.named(st)
 			s.c.emit(Event{Type: EvTyping, Party: party, Data: TypingView{TopicID: ty.Topic, MemberID: ty.Author, DisplayName: rules.Label(st, ty.Author, st.Members[ty.Author].Name)}})
 		}

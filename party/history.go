@@ -97,7 +97,7 @@ func (ch *Chat) MessageByID(party, id string) (MessageView, error) {
 		}
 		msgs := t.Messages(party)
 		sm, ok := msgs.Get(id)
-		if !ok {
+		if !ok || !sm.Msg.Readable() {
 			return rules.ErrMsgNotFound
 		}
 		v = messageView(ch.c.named(st), msgs, sm)

@@ -83,16 +83,22 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 			if j.Verdict != rules.Accept {
 				continue
 			}
-			ev, err := l.c.storeMessage(msgs, st, sm, j.Msg)
-			if err != nil {
-				return err
+			if j.Unread { // kept sealed until its epoch's key comes
+				if _, err := msgs.Put(sm, j.Msg); err != nil {
+					return err
+				}
+			} else {
+				ev, err := l.c.storeMessage(msgs, st, sm, j.Msg)
+				if err != nil {
+					return err
+				}
+				events = append(events, ev)
 			}
 			if j.Msg.Seq > 1 {
 				if _, _, taken := msgs.FeedSlot(j.Msg.Author, j.Msg.Node, j.Msg.Seq-1); !taken {
 					gaps = append(gaps, j.Msg) // a gap in the feed
 				}
 			}
-			events = append(events, ev)
 			stored++
 			if j.Msg.Kind == rules.MsgPost {
 				authors[j.Msg.Author] = true
@@ -131,23 +137,29 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 
 // storeMessage writes an accepted message and returns the event to emit.
 func (c *core) storeMessage(msgs store.Messages, st *rules.State, sm rules.SignedMessage, msg rules.Message) (Event, error) {
-	typ := EvMessageCreated
-	if msg.Kind == rules.MsgReact || msg.Kind == rules.MsgUnreact {
-		typ = EvMessageReacted
-	} else if msg.Kind != rules.MsgPost {
-		// A delete of a message deleted already changes nothing: clients
-		// hear of it as an edit of the tombstone, like an edit would.
-		typ = EvMessageEdited
-		if target, ok := msgs.Get(msg.Target); ok && !target.Deleted && msg.Kind == rules.MsgDelete {
-			typ = EvMessageDeleted
-		}
-	}
+	typ := eventType(msgs, msg)
 	rec, err := msgs.Put(sm, msg)
 	if err != nil {
 		return Event{}, err
 	}
 	c.hlc.Observe(msg.HLC)
 	return Event{Type: typ, Party: st.ID, Data: messageView(c.named(st), msgs, rec)}, nil
+}
+
+// eventType is the event a readable message about to be stored makes.
+func eventType(msgs store.Messages, msg rules.Message) EventType {
+	switch msg.Kind {
+	case rules.MsgPost:
+		return EvMessageCreated
+	case rules.MsgReact, rules.MsgUnreact:
+		return EvMessageReacted
+	}
+	// A delete of a message deleted already changes nothing: clients
+	// hear of it as an edit of the tombstone, like an edit would.
+	if target, ok := msgs.Get(msg.Target); ok && !target.Deleted && msg.Kind == rules.MsgDelete {
+		return EvMessageDeleted
+	}
+	return EvMessageEdited
 }
 
 // recordEquivocation keeps evidence of two messages in one feed slot.

@@ -58,7 +58,11 @@ func (p *Parties) addPending(a Actor, inv rules.Invite, token string) error {
 	if n >= rules.MaxPartiesPerUser {
 		return rules.ErrPartyLimit
 	}
-	req, err := replica.EncodeJoinRequest(replica.Joiner{Key: a.Key, Name: a.Name, Peer: c.net.SelfPeer(), Addrs: c.net.SelfAddrs()},
+	enc, ok := c.keys.EncKey(a.MemberID())
+	if !ok {
+		return errors.New("party: no encryption key for the account")
+	}
+	req, err := replica.EncodeJoinRequest(replica.Joiner{Key: a.Key, Enc: rules.EncPublic(enc), Name: a.Name, Peer: c.net.SelfPeer(), Addrs: c.net.SelfAddrs()},
 		token, c.now().UnixMilli())
 	if err != nil {
 		return err

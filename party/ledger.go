@@ -33,6 +33,9 @@ type change struct {
 	fork    bool
 	refold  bool       // the state was folded again from the log
 	ops     []rules.Op // applied, in order
+	// revealed are the events of messages that waited for an epoch key
+	// the ops brought.
+	revealed []Event
 }
 
 // State returns a party's state.
@@ -154,6 +157,9 @@ func (l *ledger) sequenceLocked(party, admin, kind string, build func(*rules.Sta
 			return err
 		}
 		op := rules.Op{Party: party, Seq: st.Seq + 1, Prev: st.Head, Time: l.c.now().UnixMilli(), Kind: kind, Body: raw, Seen: rules.SeenHeads(st)}
+		if err := l.c.addKeys(t, st, &op, admin); err != nil {
+			return err
+		}
 		var next *rules.State
 		if admin == "" {
 			if sop, err = rules.SignOp(op, key); err != nil {
@@ -393,7 +399,17 @@ func (a *applier) owner(sop rules.SignedOp) (done bool, err error) {
 	a.res.ops = append(a.res.ops, applied)
 	a.st = next
 	a.res.applied++
+	if !errors.Is(err, rules.ErrNoEffect) {
+		return true, a.takeKeys(applied)
+	}
 	return true, nil
+}
+
+// takeKeys keeps the epoch secret an applied op seals to a local account.
+func (a *applier) takeKeys(op rules.Op) error {
+	evs, err := a.l.c.takeKeys(a.t, a.st, op)
+	a.res.revealed = append(a.res.revealed, evs...)
+	return err
 }
 
 // sub applies one sub-log op if what it builds on is here.
@@ -428,7 +444,19 @@ func (a *applier) sub(sop rules.SignedOp) (done bool, err error) {
 	a.res.ops = append(a.res.ops, op)
 	a.st = next
 	a.res.applied++
+	if err == nil && op.Keys != nil && a.st.Members[joinerOf(op)] != nil {
+		return true, a.takeKeys(op)
+	}
 	return true, nil
+}
+
+// joinerOf is the member a join op admits ("" for other ops).
+func joinerOf(op rules.Op) string {
+	var b rules.JoinBody
+	if op.Kind != rules.KindMemberJoin || json.Unmarshal(op.Body, &b) != nil {
+		return ""
+	}
+	return b.Member
 }
 
 // recordFork stores fork evidence and freezes the party.
@@ -517,6 +545,12 @@ func (l *ledger) afterChange(res change) {
 		return
 	}
 	l.c.opEvents(res.state, res.ops)
+	for _, ev := range res.revealed {
+		l.c.emit(ev)
+	}
+	if res.state.NeedsEpoch(l.c.now().UnixMilli()) && l.c.sequencesHere(res.state) {
+		l.c.wakeRekey()
+	}
 	if res.refold { // ops before the head came: anything may have changed
 		l.c.emit(Event{Type: EvPartyUpdated, Party: res.state.ID, Data: map[string]string{"name": res.state.Name}})
 	}

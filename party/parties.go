@@ -36,9 +36,14 @@ func (p *Parties) Create(ctx context.Context, a Actor, name string) (View, error
 	if n >= rules.MaxPartiesPerUser {
 		return View{}, rules.ErrPartyLimit
 	}
+	enc, ok := c.keys.EncKey(a.MemberID())
+	if !ok {
+		return View{}, errors.New("party: no encryption key for the account")
+	}
 	body, _ := json.Marshal(rules.CreateBody{
 		Name: name, Owner: a.MemberID(), OwnerName: a.Name, OwnerPeer: c.net.SelfPeer(), Addrs: c.net.SelfAddrs(),
-		Limits: rules.DefaultLimits, Topic: rules.TopicRef{ID: randomID(), Name: "general"}, Nonce: randomID(),
+		OwnerEnc: rules.EncPublic(enc),
+		Limits:   rules.DefaultLimits, Topic: rules.TopicRef{ID: randomID(), Name: "general"}, Nonce: randomID(),
 	})
 	sop, err := rules.SignOp(rules.Op{Seq: 1, Time: c.now().UnixMilli(), Kind: rules.KindCreate, Body: body}, a.Key)
 	if err != nil {
@@ -63,6 +68,13 @@ func (p *Parties) Create(ctx context.Context, a Actor, name string) (View, error
 	}
 	if err := c.net.JoinTopic(st.ID); err != nil {
 		c.lg.Warn("join party topic", "party", st.ID, "err", err)
+	}
+	// Epoch 1 (the rekey loop starts it later if this fails).
+	if next, err := p.ledger.Sequence(ctx, st.ID, rules.KindEpoch, func(*rules.State) (any, error) { return struct{}{}, nil }); err == nil {
+		st = next
+	} else {
+		c.lg.Warn("start the first epoch", "party", st.ID, "err", err)
+		c.wakeRekey()
 	}
 	c.lg.Info("party created", "party", st.ID, "name", st.Name)
 	return c.view(st, a.MemberID()), nil

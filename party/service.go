@@ -3,6 +3,7 @@ package party
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hpke"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,9 @@ type Network interface {
 // joiner, recording a leave).
 type Keys interface {
 	MemberKey(memberID string) (ed25519.PrivateKey, bool)
+	// EncKey returns a local account's encryption key, which the epoch
+	// secrets of its encrypted parties are sealed to.
+	EncKey(memberID string) (hpke.PrivateKey, bool)
 }
 
 // Actor is the local account on whose behalf an action runs.
@@ -125,6 +129,9 @@ type Service struct {
 	chat    *Chat
 	ledger  *ledger
 	once    sync.Once
+	// The rekey loop (epochs.go).
+	stopRekey context.CancelFunc
+	rekeyDone chan struct{}
 	// The flusher: syncs lazy writes every FlushInterval.
 	stopFlush context.CancelFunc
 	flushed   chan struct{}
@@ -137,19 +144,20 @@ type Service struct {
 // committer (Chat) and by ledger.AddMessages in Badger transactions,
 // which Badger serialises.
 type core struct {
-	cfg   Config
-	store *store.Store
-	keys  Keys
-	lg    *slog.Logger
-	now   func() time.Time
-	hlc   *rules.HLC
-	sigs  *rules.SigCache // message signatures verified recently
-	locks sync.Map        // party or "acct:"+id or "feed:"+party/member → *sync.Mutex
-	net   Network         // set by Start, constant after
-	sink  EventSink       // set before Start, constant after
-	rep   *replica.Replica
-	ctx   context.Context // ends when the service closes
-	names nameBook        // members' names, for direct conversations
+	cfg    Config
+	store  *store.Store
+	keys   Keys
+	lg     *slog.Logger
+	now    func() time.Time
+	hlc    *rules.HLC
+	sigs   *rules.SigCache // message signatures verified recently
+	locks  sync.Map        // party or "acct:"+id or "feed:"+party/member → *sync.Mutex
+	net    Network         // set by Start, constant after
+	sink   EventSink       // set before Start, constant after
+	rekeyQ chan struct{}   // wakes the rekey loop
+	rep    *replica.Replica
+	ctx    context.Context // ends when the service closes
+	names  nameBook        // members' names, for direct conversations
 	// For the Node page (health.go): when each peer was last connected,
 	// and how the last sync of each party with each peer went.
 	seen  sync.Map // peer → time.Time
@@ -174,7 +182,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Observer = noObserver{}
 	}
 	c := &core{cfg: cfg, store: store.New(cfg.DB), keys: cfg.Keys, lg: cfg.Logger, now: cfg.Now,
-		hlc: rules.NewHLC(cfg.Now), sigs: rules.NewSigCache(8192), ctx: context.Background()}
+		hlc: rules.NewHLC(cfg.Now), sigs: rules.NewSigCache(8192), ctx: context.Background(), rekeyQ: make(chan struct{}, 1)}
 	s := &Service{c: c, ledger: &ledger{c}}
 	s.parties = &Parties{c: c, ledger: s.ledger}
 	s.chat = newChat(c, s.ledger)
@@ -205,6 +213,12 @@ func (s *Service) Start(ctx context.Context, net Network) error {
 	}
 	s.chat.start(ctx)
 	s.c.rep.Start(ctx, net)
+	rctx, stop := context.WithCancel(ctx)
+	s.stopRekey, s.rekeyDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.rekeyDone)
+		s.rekeyLoop(rctx)
+	}()
 	net.PeersChanged()
 	return nil
 }
@@ -214,6 +228,10 @@ func (s *Service) Start(ctx context.Context, net Network) error {
 // call twice.
 func (s *Service) Close() error {
 	s.once.Do(func() {
+		if s.stopRekey != nil {
+			s.stopRekey()
+			<-s.rekeyDone
+		}
 		s.c.rep.Close()
 		s.chat.stop()
 		if s.stopFlush != nil {
@@ -251,6 +269,12 @@ func (s *Service) startFlusher(ctx context.Context) {
 
 // State returns the replicated state of a party this node holds.
 func (s *Service) State(party string) (*rules.State, error) { return s.c.store.State(party) }
+
+// EpochKey returns the secret of an epoch of an encrypted party, if this
+// node holds it (for tools and tests that act as a member's node would).
+func (s *Service) EpochKey(party string, epoch uint64) ([]byte, bool) {
+	return s.c.epochKey(party)(epoch)
+}
 
 // Ops returns up to limit ops of party from seq from.
 func (s *Service) Ops(party string, from uint64, limit int) ([]rules.SignedOp, error) {

@@ -29,6 +29,10 @@ type View struct {
 	// Direct marks a direct conversation (Name is then the other
 	// member's label).
 	Direct bool `json:"direct,omitempty"`
+	// Encrypted: messages are end-to-end encrypted to the members; Epoch
+	// is the current key epoch (a new one with every join and removal).
+	Encrypted bool   `json:"encrypted,omitempty"`
+	Epoch     uint64 `json:"epoch,omitempty"`
 	// Bans are shown to the owner only.
 	Bans []BanView `json:"bans,omitempty"`
 	Seq  uint64    `json:"seq,omitempty"`
@@ -47,9 +51,13 @@ type MemberView struct {
 	// the fingerprint's first group when another member has the same name.
 	Fingerprint string `json:"fingerprint"`
 	Label       string `json:"label"`
-	Role        string `json:"role"` // "owner", "admin" or "member"
-	Seat        int    `json:"seat"`
-	Online      bool   `json:"online"`
+	// KeyFingerprint is the short form of the member's encryption key
+	// (encrypted parties), to compare out of band: a node that showed
+	// another key would be sealing to someone else.
+	KeyFingerprint string `json:"keyFingerprint,omitempty"`
+	Role           string `json:"role"` // "owner", "admin" or "member"
+	Seat           int    `json:"seat"`
+	Online         bool   `json:"online"`
 	// AdmittedBy is the admin who let the member in (empty: the owner).
 	AdmittedBy string `json:"admittedBy,omitempty"`
 	// Seats (admins only) is how many seats the owner delegated to the
@@ -157,6 +165,9 @@ func (c *core) memberView(st *rules.State, m *rules.Member) MemberView {
 	online := c.net != nil && (m.Peer == c.net.SelfPeer() || c.net.Connected(m.Peer))
 	v := MemberView{MemberID: m.ID, DisplayName: m.Name, Fingerprint: rules.Fingerprint(m.ID), Label: rules.Label(st, m.ID, m.Name),
 		Role: roleOf(st, m.ID), Seat: m.Seat, Online: online, AdmittedBy: m.By}
+	if len(m.Enc) > 0 {
+		v.KeyFingerprint = rules.EncFingerprint(m.Enc)
+	}
 	if st.IsAdmin(m.ID) {
 		v.Seats = len(st.Admins[m.ID].Seats)
 		for _, s := range st.Admins[m.ID].Seats {
@@ -184,7 +195,7 @@ func roleOf(st *rules.State, member string) string {
 func (c *core) view(st *rules.State, me string) View {
 	st = c.named(st)
 	v := View{ID: st.ID, Name: st.Name, Status: "active", Owner: st.Owner, Limits: st.Limits, Seq: st.Seq, Head: st.Head,
-		Members: []MemberView{}, Topics: st.SortedTopics()}
+		Members: []MemberView{}, Topics: st.SortedTopics(), Encrypted: st.Encrypted(), Epoch: st.Epoch}
 	if st.Frozen {
 		v.Status = "frozen"
 	}

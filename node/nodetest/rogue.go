@@ -3,7 +3,10 @@ package nodetest
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hpke"
 	"encoding/json"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/chatterbox/chatterbox/gossip"
+	"github.com/chatterbox/chatterbox/identity"
 	"github.com/chatterbox/chatterbox/node"
 	"github.com/chatterbox/chatterbox/party"
 	"github.com/chatterbox/chatterbox/party/replica"
@@ -28,10 +32,12 @@ type Rogue struct {
 	Host host.Host
 	Net  *gossip.Network
 	Key  ed25519.PrivateKey
+	Enc  hpke.PrivateKey // its encryption key, derived as an honest node does
 	Peer string
 
 	mu       sync.Mutex
 	gossip   []RogueGossip
+	ops      []rules.SignedOp // from join answers
 	requests int
 	// Answer, when set, answers request frames (the default answers
 	// nothing useful and counts the request).
@@ -52,7 +58,11 @@ func NewRogue(t testing.TB) *Rogue {
 		t.Fatalf("rogue host: %v", err)
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
-	r := &Rogue{T: t, Host: h, Key: key, Peer: h.ID().String()}
+	enc, err := identity.EncKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Rogue{T: t, Host: h, Key: key, Enc: enc, Peer: h.ID().String()}
 	n, err := gossip.NewNetwork(h, r, gossip.NetworkConfig{RedialInterval: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("rogue network: %v", err)
@@ -102,13 +112,26 @@ func (r *Rogue) JoinDeclaring(n *node.Node, token, name string, addrs []string) 
 	if err != nil {
 		return err
 	}
-	req, err := replica.EncodeJoinRequest(replica.Joiner{Key: r.Key, Name: name, Peer: r.Peer, Addrs: addrs}, token, time.Now().UnixMilli())
+	req, err := replica.EncodeJoinRequest(replica.Joiner{Key: r.Key, Enc: rules.EncPublic(r.Enc), Name: name, Peer: r.Peer, Addrs: addrs}, token, time.Now().UnixMilli())
 	if err != nil {
 		return err
 	}
-	if err := r.send(n, req); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := r.Net.Request(ctx, n.PeerID(), addrStrings(n), req)
+	if err != nil {
 		return err
 	}
+	var resp replica.Response
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return err
+	}
+	if resp.Error != "" {
+		return rules.ErrorFromCode(resp.Error)
+	}
+	r.mu.Lock()
+	r.ops = append(append(r.ops, resp.Ops...), resp.SubOps...)
+	r.mu.Unlock()
 	return r.Net.JoinTopic(inv.Party)
 }
 
@@ -144,21 +167,113 @@ func (r *Rogue) send(n *node.Node, req []byte) error {
 }
 
 // Posts returns the bodies of the party posts the rogue received, by the
-// peer that forwarded them.
+// peer that forwarded them: opened with every epoch key it holds, or ""
+// for a sealed one it cannot open.
 func (r *Rogue) Posts() map[string][]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	secrets := r.Secrets()
 	out := map[string][]string{}
-	for _, g := range r.gossip {
-		var env struct {
-			Msg *rules.SignedMessage `json:"msg"`
-		}
-		if json.Unmarshal(g.Data, &env) != nil || env.Msg == nil {
+	for _, g := range r.Gossip() {
+		m, ok := g.Message()
+		if !ok {
 			continue
 		}
-		if m, err := env.Msg.Decode(); err == nil {
-			out[g.From] = append(out[g.From], m.Body)
+		if m.Sealed != nil {
+			if s, ok := secrets[m.Party][m.Epoch]; ok {
+				if open, err := rules.DecryptMessage(m, s); err == nil {
+					m = open
+				}
+			}
 		}
+		out[g.From] = append(out[g.From], m.Body)
+	}
+	return out
+}
+
+// Gossip returns everything the rogue received on party topics.
+func (r *Rogue) Gossip() []RogueGossip {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.gossip)
+}
+
+// Message decodes a gossiped party message (as signed: sealed in an
+// encrypted party).
+func (g RogueGossip) Message() (rules.Message, bool) {
+	var env struct {
+		Msg *rules.SignedMessage `json:"msg"`
+	}
+	if json.Unmarshal(g.Data, &env) != nil || env.Msg == nil {
+		return rules.Message{}, false
+	}
+	m, err := env.Msg.Decode()
+	return m, err == nil
+}
+
+// Secrets returns every epoch secret the rogue can open, by party and
+// epoch: from the ops of its join answers and the ops gossiped to it,
+// each seal to its member key opened with its encryption key, and every
+// earlier epoch their links reach.
+func (r *Rogue) Secrets() map[string]map[uint64][]byte {
+	r.mu.Lock()
+	ops := slices.Clone(r.ops)
+	for _, g := range r.gossip {
+		var env struct {
+			Op *rules.SignedOp `json:"op"`
+		}
+		if json.Unmarshal(g.Data, &env) == nil && env.Op != nil {
+			ops = append(ops, *env.Op)
+		}
+	}
+	r.mu.Unlock()
+	me := r.MemberID()
+	out := map[string]map[uint64][]byte{}
+	links := map[string]map[uint64][]byte{}
+	for _, sop := range ops {
+		op, err := sop.Decode()
+		if err != nil || op.Keys == nil {
+			continue
+		}
+		if out[op.Party] == nil {
+			out[op.Party], links[op.Party] = map[uint64][]byte{}, map[uint64][]byte{}
+		}
+		if op.Keys.Prev != nil {
+			links[op.Party][op.Keys.Epoch] = op.Keys.Prev
+		}
+		if op.Keys.Seals[me] == nil {
+			continue
+		}
+		if s, err := rules.OpenEpoch(r.Enc, op.Party, op.Keys.Epoch, me, op.Keys.Seals[me]); err == nil {
+			out[op.Party][op.Keys.Epoch] = s
+		}
+	}
+	for party, byEpoch := range out {
+		for e, s := range maps.Clone(byEpoch) {
+			for ; links[party][e] != nil; e-- {
+				prev, err := rules.OpenLink(party, e, s, links[party][e])
+				if err != nil {
+					break
+				}
+				byEpoch[e-1], s = prev, prev
+			}
+		}
+	}
+	return out
+}
+
+// Seal encrypts m under the newest epoch of its party the rogue holds, as
+// an honest member's node does (m unchanged if it holds none).
+func (r *Rogue) Seal(m rules.Message) rules.Message {
+	var newest uint64
+	secrets := r.Secrets()[m.Party]
+	for e := range secrets {
+		newest = max(newest, e)
+	}
+	if newest == 0 {
+		return m
+	}
+	out, err := rules.EncryptMessage(m, newest, secrets[newest])
+	if err != nil {
+		r.T.Fatal(err)
 	}
 	return out
 }

@@ -66,6 +66,8 @@ type JoinRequest struct {
 	Addrs  []string `json:"addrs,omitempty"`
 	Time   int64    `json:"time"`
 	Nonce  string   `json:"nonce"`
+	// Enc is the joiner's public encryption key (rules/e2e.go).
+	Enc []byte `json:"enc,omitempty"`
 }
 
 // LeaveRequest asks the owner's node to record that Member left.
@@ -98,15 +100,31 @@ const (
 	MaxRequestBytes  = 64 << 10
 	MaxResponseBytes = 8 << 20
 	syncBatch        = 256
-	// subBatch bounds the sub-log ops of one response: with syncBatch
-	// owner ops, at most 16 KiB each, a response stays within
-	// MaxResponseBytes.
-	subBatch     = 128
+	// subBatch bounds the sub-log ops of one response.
+	subBatch = 128
+	// opsBytes and subBytes bound the op payload bytes of one response
+	// (an op that starts an epoch is ~18 KB): base64 in JSON, both stay
+	// well inside MaxResponseBytes.
+	opsBytes     = 3 << 20
+	subBytes     = 1 << 20
 	msgSyncBatch = 500
 	// msgSyncBytes bounds a message sync response's messages (base64 in
 	// JSON), well inside gossip's 8 MiB response frame.
 	msgSyncBytes = 4 << 20
 )
+
+// capBytes keeps the ops of s whose payloads fit in budget bytes (at
+// least one), and reports whether it dropped any.
+func capBytes(s []rules.SignedOp, budget int) ([]rules.SignedOp, bool) {
+	n := 0
+	for i, op := range s {
+		n += len(op.Payload)
+		if n > budget && i > 0 {
+			return s[:i], true
+		}
+	}
+	return s, false
+}
 
 func signedRequest(typ, domain string, v any, key ed25519.PrivateKey) ([]byte, error) {
 	e, err := rules.Seal(domain, v, key)
@@ -156,6 +174,7 @@ func DecodeRequest(raw []byte) (Request, error) {
 // shows and its home node.
 type Joiner struct {
 	Key   ed25519.PrivateKey
+	Enc   []byte // public encryption key
 	Name  string
 	Peer  string
 	Addrs []string
@@ -165,7 +184,7 @@ type Joiner struct {
 // sends to the owner's node for token.
 func EncodeJoinRequest(j Joiner, token string, timeMillis int64) ([]byte, error) {
 	return signedRequest(reqJoin, rules.JoinDomain, JoinRequest{Token: token, Member: memberID(j.Key), Name: j.Name,
-		Peer: j.Peer, Addrs: j.Addrs, Time: timeMillis, Nonce: rules.NewID()}, j.Key)
+		Peer: j.Peer, Addrs: j.Addrs, Time: timeMillis, Nonce: rules.NewID(), Enc: j.Enc}, j.Key)
 }
 
 // EncodeLeaveRequest builds the signed leave request frame a member's

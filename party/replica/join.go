@@ -92,6 +92,12 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 		}
 		body := rules.JoinBody{Member: jr.Member, Name: jr.Name, Peer: from, Addrs: addrs, Seat: seat,
 			Invite: inv.ID, InviteMax: inv.MaxUses, RequestSig: reqID}
+		if st.Encrypted() {
+			if err := rules.CheckEncKey(jr.Enc); err != nil {
+				return nil, fmt.Errorf("%w: this party is end-to-end encrypted and the request names no valid encryption key", rules.ErrBadRequest)
+			}
+			body.Enc = jr.Enc
+		}
 		if issuer == "" && inv.Owner != st.Owner {
 			body.Issuer = inv.Owner
 		}
@@ -116,5 +122,7 @@ func (r *Replica) handleJoin(ctx context.Context, from string, req Request) (Res
 	if err != nil {
 		return Response{}, err
 	}
-	return Response{Ops: ops, SubOps: subs, More: len(ops) == syncBatch || len(subs) == subBatch}, nil
+	ops, cutOps := capBytes(ops, opsBytes)
+	subs, cutSubs := capBytes(subs, subBytes)
+	return Response{Ops: ops, SubOps: subs, More: cutOps || cutSubs || len(ops) == syncBatch || len(subs) == subBatch}, nil
 }

@@ -281,6 +281,7 @@ func (r *Replica) handleSync(from string, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
+	ops, _ = capBytes(ops, opsBytes)
 	for i, op := range ops {
 		if seqOf(op) > upTo {
 			ops = ops[:i]
@@ -297,7 +298,8 @@ func (r *Replica) handleSync(from string, req Request) (Response, error) {
 		// not read beyond (an admin's kick of it among them).
 		subs = slices.DeleteFunc(subs, func(sop rules.SignedOp) bool { op, _ := sop.Decode(); return op.Base > upTo })
 	}
-	more = more || len(subs) == subBatch
+	subs, cut := capBytes(subs, subBytes)
+	more = more || cut || len(subs) == subBatch
 	return Response{Ops: ops, SubOps: subs, More: more}, nil
 }
 

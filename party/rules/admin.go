@@ -364,6 +364,9 @@ func (n *State) undo(b JoinBody, code string, until uint64) {
 // seats, kick a member the admin let in, revoke the admin's invite, or
 // create, rename or delete a topic.
 func (n *State) subEffect(op Op, a *Admin) error {
+	if op.Keys != nil && op.Kind != KindMemberJoin {
+		return invalid("keys in an admin's %s", op.Kind)
+	}
 	switch op.Kind {
 	case KindMemberJoin:
 		var b JoinBody
@@ -373,7 +376,13 @@ func (n *State) subEffect(op Op, a *Admin) error {
 		if !slices.Contains(a.Seats, b.Seat) {
 			return invalid("seat %d is not delegated to %s", b.Seat, op.Admin)
 		}
-		return n.admit(b, op.Time, op.Admin)
+		if k := op.Keys; k != nil && (n.Epoch == 0 || k.Epoch != n.Epoch || len(k.Seals) != 1 || len(k.Seals[b.Member]) != SealSize || k.Prev != nil) {
+			return invalid("an admin's join seals epoch %d, not the current %d to the joiner alone", k.Epoch, n.Epoch)
+		}
+		if err := n.admit(b, op.Time, op.Admin); err != nil {
+			return err
+		}
+		return n.subKeys(op, b.Member)
 	case KindMemberKick:
 		var b MemberBody
 		if err := json.Unmarshal(op.Body, &b); err != nil {

@@ -88,7 +88,7 @@ func checkDirect(b DirectBody) error {
 
 // directGenesis is Genesis for a KindDirect op.
 func directGenesis(sop SignedOp, op Op) (*State, error) {
-	if op.Seq != 1 || op.Prev != "" || op.Party != "" || op.Time != 0 || op.Admin != "" || op.Base != 0 || len(op.Seen) > 0 {
+	if op.Seq != 1 || op.Prev != "" || op.Party != "" || op.Time != 0 || op.Admin != "" || op.Base != 0 || len(op.Seen) > 0 || op.Keys != nil {
 		return nil, invalid("not a direct create op")
 	}
 	var b DirectBody

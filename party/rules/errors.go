@@ -62,6 +62,7 @@ var (
 	ErrNotAuthor        = newErr("not_author", "only the author may change a message")
 	ErrMessageGone      = newErr("message_deleted", "the message was deleted")
 	ErrCursorInvalid    = newErr("cursor_invalid", "the page cursor is not valid")
+	ErrKeyPending       = newErr("key_pending", "this party's encryption key has not reached this node yet; try again in a moment")
 	ErrDirectNotAllowed = newErr("direct_not_allowed", "you can write directly only to another member of a party you are in")
 	ErrDirect           = newErr("direct_conversation", "a direct conversation has no invites, topics or roles to change")
 	ErrInternalRemote   = newErr("remote_failed", "the remote node failed")

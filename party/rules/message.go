@@ -43,7 +43,16 @@ type Message struct {
 	// Files (posts only) are the attached files (files.go); a post with
 	// files may have no body.
 	Files []FileRef `json:"files,omitempty"`
+	// Epoch and Sealed: in an encrypted party (e2e.go) the content fields
+	// above are empty as signed and travel encrypted in Sealed (nonce and
+	// AES-256-GCM ciphertext) under the epoch's key.
+	Epoch  uint64 `json:"epoch,omitempty"`
+	Sealed []byte `json:"sealed,omitempty"`
 }
+
+// Readable reports whether the message's content is here in the clear: it
+// was never sealed, or this node opened it.
+func (m Message) Readable() bool { return m.Kind != "" }
 
 // SignedMessage is a message as it travels and is stored: the exact
 // payload bytes and the author's signature.
@@ -93,12 +102,14 @@ func CheckBody(body string) (string, error) {
 	return body, nil
 }
 
-// CheckShape validates what a message says about itself: its signature and
-// fields (membership and targets are judged against state by JudgeMessage).
-// It skips verifying a signature the cache (nil: none)
-// saw verified (a gossiped message is judged by the validator and again on
-// delivery) and remembers the ones it verifies.
-func CheckShape(sm SignedMessage, cache *SigCache) (Message, error) {
+// CheckHeader validates what a message says about itself that a node can
+// judge without reading it: its signature and header fields (membership,
+// epoch and targets are judged against state by JudgeMessage, and the
+// content by CheckContent once it is readable). It skips verifying a
+// signature the cache (nil: none) saw verified (a gossiped message is
+// judged by the validator and again on delivery) and remembers the ones it
+// verifies.
+func CheckHeader(sm SignedMessage, cache *SigCache) (Message, error) {
 	msg, err := sm.Decode()
 	if err != nil {
 		return msg, err
@@ -119,42 +130,66 @@ func CheckShape(sm SignedMessage, cache *SigCache) (Message, error) {
 	if msg.Party == "" || msg.Topic == "" || msg.Node == "" || msg.Seq == 0 || msg.HLC == 0 {
 		return msg, fmt.Errorf("%w: missing fields", ErrMessageInvalid)
 	}
+	switch {
+	case msg.Sealed == nil && msg.Epoch != 0:
+		return msg, fmt.Errorf("%w: an epoch without ciphertext", ErrMessageInvalid)
+	case msg.Sealed != nil && (msg.Epoch == 0 || msg.content().Kind != "" || msg.Body != "" || msg.Target != "" ||
+		msg.ReplyTo != "" || msg.ClientID != "" || len(msg.Files) > 0):
+		return msg, fmt.Errorf("%w: content beside the ciphertext", ErrMessageInvalid)
+	}
+	return msg, nil
+}
+
+// CheckShape is CheckHeader and, for a message not sealed, CheckContent.
+func CheckShape(sm SignedMessage, cache *SigCache) (Message, error) {
+	msg, err := CheckHeader(sm, cache)
+	if err != nil || msg.Sealed != nil {
+		return msg, err
+	}
+	return msg, CheckContent(msg)
+}
+
+// CheckContent validates a readable message's content.
+func CheckContent(msg Message) error {
 	if len(msg.Files) > 0 && msg.Kind != MsgPost {
-		return msg, fmt.Errorf("%w: files on a %s", ErrMessageInvalid, msg.Kind)
+		return fmt.Errorf("%w: files on a %s", ErrMessageInvalid, msg.Kind)
 	}
 	if msg.ReplyTo != "" && (msg.Kind != MsgPost || !isMessageID(msg.ReplyTo)) {
-		return msg, fmt.Errorf("%w: replyTo", ErrMessageInvalid)
+		return fmt.Errorf("%w: replyTo", ErrMessageInvalid)
+	}
+	if utf8.RuneCountInString(msg.ClientID) > 64 {
+		return fmt.Errorf("%w: clientId", ErrMessageInvalid)
 	}
 	switch msg.Kind {
 	case MsgReact, MsgUnreact:
 		if !isMessageID(msg.Target) || CheckEmoji(msg.Body) != nil {
-			return msg, fmt.Errorf("%w: %s", ErrMessageInvalid, msg.Kind)
+			return fmt.Errorf("%w: %s", ErrMessageInvalid, msg.Kind)
 		}
 	case MsgPost:
 		if msg.Target != "" {
-			return msg, fmt.Errorf("%w: post with a target", ErrMessageInvalid)
+			return fmt.Errorf("%w: post with a target", ErrMessageInvalid)
 		}
 		if err := CheckFiles(msg.Files); err != nil {
-			return msg, err
+			return err
 		}
 		if len(msg.Files) > 0 && msg.Body == "" {
 			break // files alone
 		}
 		if _, err := CheckBody(msg.Body); err != nil || strings.TrimSpace(msg.Body) != msg.Body {
-			return msg, fmt.Errorf("%w: body", ErrMessageInvalid)
+			return fmt.Errorf("%w: body", ErrMessageInvalid)
 		}
 	case MsgEdit:
 		if _, err := CheckBody(msg.Body); err != nil || msg.Target == "" || strings.TrimSpace(msg.Body) != msg.Body {
-			return msg, fmt.Errorf("%w: edit", ErrMessageInvalid)
+			return fmt.Errorf("%w: edit", ErrMessageInvalid)
 		}
 	case MsgDelete:
 		if msg.Target == "" || msg.Body != "" {
-			return msg, fmt.Errorf("%w: delete", ErrMessageInvalid)
+			return fmt.Errorf("%w: delete", ErrMessageInvalid)
 		}
 	default:
-		return msg, fmt.Errorf("%w: kind %q", ErrMessageInvalid, msg.Kind)
+		return fmt.Errorf("%w: kind %q", ErrMessageInvalid, msg.Kind)
 	}
-	return msg, nil
+	return nil
 }
 
 // HLC is a hybrid logical clock: physical milliseconds in the high

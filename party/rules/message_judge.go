@@ -55,6 +55,9 @@ type MessageLookup interface {
 	// FeedSlot returns the id and HLC of the message in a feed slot;
 	// taken reports whether the slot holds one at all.
 	FeedSlot(author, node string, seq uint64) (id string, hlc uint64, taken bool)
+	// EpochKey returns the secret of an epoch of the party, if this node
+	// holds it.
+	EpochKey(epoch uint64) ([]byte, bool)
 }
 
 // Judgement is the verdict on a message, with the reason for a refusal and
@@ -67,21 +70,25 @@ type Judgement struct {
 	NeedOps  bool           // the author or topic may be newer than our state
 	NeedMsgs bool           // the target of an edit/delete is missing
 	Equiv    *StoredMessage // the other message in the same feed slot
+	// Unread (with Accept): the message is sealed under an epoch whose
+	// key this node does not hold: it is kept as it is, unshown, until
+	// the key comes (or for good: sent before we joined).
+	Unread bool
 }
 
 // JudgeMessage decides whether sm may be stored on top of st, received at
 // now.
-func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCache, now time.Time) Judgement {
+func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCache, now time.Time) (j Judgement) {
 	// A duplicate costs a hash and a lookup, not a signature check: sync
 	// and gossip often bring the same message twice.
 	if look.Has(sm.ID()) {
 		return Judgement{Verdict: Ignore}
 	}
-	msg, err := CheckShape(sm, sigs)
+	msg, err := CheckHeader(sm, sigs)
 	if err != nil {
 		return Judgement{Verdict: Reject, Err: err, Reason: "malformed"}
 	}
-	j := Judgement{Msg: msg}
+	j = Judgement{Msg: msg}
 	reject := func(reason, format string, args ...any) Judgement {
 		j.Verdict, j.Reason, j.Err = Reject, reason, fmt.Errorf("%w: "+format, append([]any{ErrMessageInvalid}, args...)...)
 		return j
@@ -142,6 +149,43 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 			return reject("time", "time out of order with feed seq %d", n.seq)
 		}
 	}
+	// The content: sealed under an epoch the author holds in an encrypted
+	// party, in the clear in another.
+	switch {
+	case st.Encrypted() && msg.Sealed == nil:
+		return reject("plaintext", "not encrypted in an encrypted party")
+	case !st.Encrypted() && msg.Sealed != nil:
+		return reject("unknown_epoch", "encrypted in a party that is not")
+	case msg.Sealed != nil:
+		if msg.Epoch > st.Epoch {
+			if at > st.HeadTime { // the op that starts it may be on its way
+				j.Verdict, j.NeedOps = Ignore, true
+				return j
+			}
+			return reject("unknown_epoch", "epoch %d beyond the party's %d", msg.Epoch, st.Epoch)
+		}
+		if from := st.KeyFrom[msg.Author]; from == 0 || msg.Epoch < from {
+			return reject("revoked_epoch", "epoch %d was never sealed to the author", msg.Epoch)
+		}
+		header := msg
+		defer func() {
+			if j.Unread {
+				j.Msg = header // kept as it travels, content unread
+			}
+		}()
+		secret, ok := look.EpochKey(msg.Epoch)
+		if !ok {
+			j.Verdict, j.Unread = Accept, true
+			return j
+		}
+		if msg, err = DecryptMessage(msg, secret); err != nil {
+			return reject("bad_ciphertext", "%v", err)
+		}
+		j.Msg = msg
+	}
+	if err := CheckContent(msg); err != nil {
+		return reject("malformed", "%v", err)
+	}
 	// Edits, deletes and reactions act on a post, replies answer one: it
 	// must be here (else it is fetched first) and in the same topic; only
 	// its author edits or deletes it.
@@ -153,6 +197,10 @@ func JudgeMessage(look MessageLookup, st *State, sm SignedMessage, sigs *SigCach
 		t, ok := look.Get(target)
 		if !ok {
 			j.Verdict, j.NeedMsgs = Ignore, true
+			return j
+		}
+		if !t.Msg.Readable() { // under an epoch we do not hold: this waits with it
+			j.Verdict, j.Unread = Accept, true
 			return j
 		}
 		if t.Msg.Kind != MsgPost || t.Msg.Topic != msg.Topic {

@@ -23,6 +23,9 @@ const (
 	KindInviteRevoke = "invite.revoke"
 	KindMemberUnban  = "member.unban"
 	KindDelete       = "delete"
+	// KindEpoch starts a new epoch of an encrypted party and does nothing
+	// else (its Keys are the point).
+	KindEpoch = "epoch"
 
 	// Owner-log ops about admins (admin.go).
 	KindAdminGrant    = "admin.grant"
@@ -48,6 +51,9 @@ type Op struct {
 	// node had applied: a node applies the op only once it holds those
 	// sub-log ops too, so it judges the op on what its signer saw.
 	Seen map[string]uint64 `json:"seen,omitempty"`
+	// Keys starts a new epoch of an encrypted party (owner ops), or hands
+	// a joiner the current one (an admin's join): see e2e.go and epoch.go.
+	Keys *EpochKeys `json:"keys,omitempty"`
 }
 
 // SignedOp is an op as it travels and is stored: the exact payload bytes and
@@ -77,7 +83,9 @@ func (s SignedOp) Verify(owner ed25519.PublicKey) bool {
 	return Envelope(s).Verify(OpDomain, owner)
 }
 
-const maxOpBytes = 16 << 10
+// maxOpBytes bounds an op: an op that starts an epoch carries ten seals
+// of ~1.2 KB (base64 in JSON) and a join a 1.2 KB encryption key.
+const maxOpBytes = 40 << 10
 
 func SignOp(op Op, key ed25519.PrivateKey) (SignedOp, error) {
 	e, err := Seal(OpDomain, op, key)
@@ -99,14 +107,17 @@ const MaxPartiesPerUser = 10
 // Op bodies.
 type (
 	CreateBody struct {
-		Name      string   `json:"name"`
-		Owner     string   `json:"owner"` // MemberID
-		OwnerName string   `json:"ownerName"`
-		OwnerPeer string   `json:"ownerPeer"`
-		Addrs     []string `json:"addrs,omitempty"`
-		Limits    Limits   `json:"limits"`
-		Topic     TopicRef `json:"topic"` // the first topic ("general")
-		Nonce     string   `json:"nonce"`
+		Name      string `json:"name"`
+		Owner     string `json:"owner"` // MemberID
+		OwnerName string `json:"ownerName"`
+		OwnerPeer string `json:"ownerPeer"`
+		// OwnerEnc is the owner's public encryption key (encrypted
+		// parties: the create op's Keys seal epoch 1 to it).
+		OwnerEnc []byte   `json:"ownerEnc,omitempty"`
+		Addrs    []string `json:"addrs,omitempty"`
+		Limits   Limits   `json:"limits"`
+		Topic    TopicRef `json:"topic"` // the first topic ("general")
+		Nonce    string   `json:"nonce"`
 	}
 	NameBody struct {
 		Name string `json:"name"`
@@ -127,6 +138,9 @@ type (
 		// (the owner's) admits with it; empty: the sequencer itself.
 		Issuer     string `json:"issuer,omitempty"`
 		RequestSig string `json:"req"` // hash of the join request; each admits once
+		// Enc is the joiner's public encryption key, from its signed
+		// request (required in an encrypted party).
+		Enc []byte `json:"enc,omitempty"`
 	}
 	MemberBody struct {
 		Member string `json:"member"`

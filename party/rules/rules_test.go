@@ -110,6 +110,8 @@ type memLookup map[string]rules.StoredMessage // id → message
 
 func (m memLookup) Has(id string) bool { _, ok := m[id]; return ok }
 
+func (m memLookup) EpochKey(uint64) ([]byte, bool) { return nil, false }
+
 func (m memLookup) Get(id string) (rules.StoredMessage, bool) { v, ok := m[id]; return v, ok }
 
 func (m memLookup) FeedSlot(author, node string, seq uint64) (string, uint64, bool) {
@@ -250,7 +252,7 @@ func TestJudgeTyping(t *testing.T) {
 		{"stale", notice(rules.Typing{Party: c.State.ID, Topic: "general", Author: m, Node: "peer-m", Time: good.Time - 60_000}, k), rules.Ignore},
 	}
 	for _, tc := range cases {
-		if _, v := rules.JudgeTyping(c.State, tc.st, time.Now()); v != tc.want {
+		if _, v := rules.JudgeTyping(c.State, tc.st, time.Now(), nil); v != tc.want {
 			t.Errorf("%s: verdict %d, want %d", tc.name, v, tc.want)
 		}
 	}

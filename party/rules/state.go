@@ -23,6 +23,8 @@ type Member struct {
 	// By is the admin whose sub-log admitted the member; empty when the
 	// owner did.
 	By string `json:"by,omitempty"`
+	// Enc is the member's public encryption key (encrypted parties).
+	Enc []byte `json:"enc,omitempty"`
 }
 
 // Topic is a channel of a party.
@@ -76,6 +78,19 @@ type State struct {
 	// reclaimed the seat, or the member was let in elsewhere first): the
 	// joiner's member id → why, so the joiner's node can say so.
 	Undone map[string]string `json:"undone,omitempty"`
+
+	// End-to-end encryption (epoch.go). E2E is set by a create op that
+	// names the owner's encryption key: the party's messages are
+	// encrypted (a party made before encryption existed is not). Epoch is
+	// the current epoch (0: none started yet). EpochTime is the owner's clock when it began. Holders are the
+	// members its op sealed it to; KeyFrom is, per member, the first
+	// epoch sealed to them since they joined (messages under an older
+	// one are not theirs to write).
+	E2E       bool              `json:"e2e,omitempty"`
+	Epoch     uint64            `json:"epoch,omitempty"`
+	EpochTime int64             `json:"epochTime,omitempty"`
+	Holders   map[string]bool   `json:"holders,omitempty"`
+	KeyFrom   map[string]uint64 `json:"keyFrom,omitempty"`
 }
 
 // OwnerMember returns the owner's member record.
@@ -211,6 +226,15 @@ func Genesis(sop SignedOp) (*State, error) {
 		Topics:  map[string]*Topic{b.Topic.ID: {ID: b.Topic.ID, Name: b.Topic.Name, CreatedAt: op.Time}},
 		Peers:   map[string]bool{b.OwnerPeer: true},
 	}
+	if op.Keys != nil {
+		return nil, invalid("keys in a create op (the next op starts epoch 1)")
+	}
+	if b.OwnerEnc != nil {
+		if err := CheckEncKey(b.OwnerEnc); err != nil {
+			return nil, invalid("owner's encryption key")
+		}
+		s.E2E, s.Members[b.Owner].Enc = true, b.OwnerEnc
+	}
 	return s, nil
 }
 
@@ -272,7 +296,12 @@ func (s *State) next(sop SignedOp, folding, trusted bool) (*State, Op, error) {
 		n = s.Clone()
 	}
 	n.Seq, n.Head, n.HeadTime, n.Tail = op.Seq, sop.Hash(), op.Time, ""
-	if err := n.apply(op); errors.Is(err, ErrNoEffect) {
+	before := n.memberSet()
+	err = n.apply(op)
+	if err == nil {
+		err = n.ownerKeys(op, before)
+	}
+	if errors.Is(err, ErrNoEffect) {
 		// The op stays in the log (the chain goes on) but does nothing.
 		if folding {
 			return n, op, err
@@ -406,6 +435,10 @@ func (n *State) apply(op Op) error {
 		n.Revoked[b.Invite] = true
 	case KindDelete:
 		n.Deleted = true
+	case KindEpoch:
+		if op.Keys == nil {
+			return invalid("an epoch op without keys")
+		}
 	case KindAdminGrant, KindAdminReclaim, KindOwnerTransfer:
 		return n.applyAdminOwnerOp(op)
 	default:
@@ -439,6 +472,9 @@ func (n *State) admit(b JoinBody, at int64, by string) error {
 	}
 	if err := CheckMemberName(b.Name); err != nil {
 		return invalid("member name")
+	}
+	if n.E2E && CheckEncKey(b.Enc) != nil {
+		return invalid("a member of an encrypted party needs an encryption key")
 	}
 	if b.Invite == "" || n.Revoked[b.Invite] {
 		return invalid("invite %q revoked or missing", b.Invite)
@@ -475,6 +511,9 @@ func (n *State) admit(b JoinBody, at int64, by string) error {
 	delete(n.Gone, b.Peer)
 	delete(n.Undone, b.Member)
 	n.Members[b.Member] = &Member{ID: b.Member, Name: b.Name, Peer: b.Peer, Addrs: b.Addrs, Seat: b.Seat, JoinedAt: at, By: by}
+	if n.E2E {
+		n.Members[b.Member].Enc = b.Enc
+	}
 	return nil
 }
 
@@ -483,6 +522,7 @@ func (n *State) admit(b JoinBody, at int64, by string) error {
 func (n *State) remove(member string, seq uint64, ban bool) {
 	gone := n.Members[member]
 	delete(n.Members, member)
+	delete(n.KeyFrom, member)
 	if !n.MemberByPeer(gone.Peer) {
 		if n.Gone == nil {
 			n.Gone = map[string]uint64{}

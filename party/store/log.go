@@ -127,7 +127,7 @@ func (t *Txn) Forks(party string) ([]ForkEvidence, error) {
 // forks).
 func (t *Txn) DropParty(party string) error {
 	t.wroteState = true
-	for _, p := range []string{pOp, pSub, pFork, pInv} {
+	for _, p := range []string{pOp, pSub, pFork, pInv, pEKey, pELink} {
 		if err := kv.DeletePrefix(t.txn, []byte(p+party+"/")); err != nil {
 			return err
 		}

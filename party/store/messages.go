@@ -146,6 +146,16 @@ func (m Messages) Put(sm rules.SignedMessage, msg rules.Message) (rules.StoredMe
 			return rec, err
 		}
 	}
+	if !msg.Readable() {
+		// Sealed under an epoch whose key is not here: kept (it holds its
+		// feed slot and is served to other nodes), shown to no one.
+		return rec, m.t.txn.Set(m.unreadKey(msg.Epoch, id), nil)
+	}
+	return m.effect(id, rec, msg)
+}
+
+// effect indexes a readable message and applies it to its target.
+func (m Messages) effect(id string, rec rules.StoredMessage, msg rules.Message) (rules.StoredMessage, error) {
 	if msg.Kind == rules.MsgPost {
 		for _, f := range msg.Files {
 			if err := m.t.LinkFile(m.party, f); err != nil {
@@ -171,6 +181,83 @@ func (m Messages) Put(sm rules.SignedMessage, msg rules.Message) (rules.StoredMe
 		target.Body, target.EditedAt = msg.Body, msg.HLC
 	}
 	return target, m.t.set(m.msgKey(msg.Target), target)
+}
+
+func (m Messages) unreadKey(epoch uint64, id string) []byte {
+	return fmt.Appendf(nil, "%s%s/%016x/%s", pUnrd, m.party, epoch, id)
+}
+
+// EpochKey returns the secret of epoch of the party, if held here.
+func (m Messages) EpochKey(epoch uint64) ([]byte, bool) {
+	item, err := m.t.txn.Get(fmt.Appendf(nil, "%s%s/%016x", pEKey, m.party, epoch))
+	if err != nil {
+		return nil, false
+	}
+	v, err := item.ValueCopy(nil)
+	return v, err == nil
+}
+
+// PutEpochKey keeps the secret of an epoch of the party.
+func (m Messages) PutEpochKey(epoch uint64, secret []byte) error {
+	return m.t.txn.Set(fmt.Appendf(nil, "%s%s/%016x", pEKey, m.party, epoch), secret)
+}
+
+// EpochLink returns the link an epoch's op carried to the epoch before.
+func (m Messages) EpochLink(epoch uint64) ([]byte, bool) {
+	item, err := m.t.txn.Get(fmt.Appendf(nil, "%s%s/%016x", pELink, m.party, epoch))
+	if err != nil {
+		return nil, false
+	}
+	v, err := item.ValueCopy(nil)
+	return v, err == nil
+}
+
+// PutEpochLink keeps the link an epoch's op carried to the epoch before.
+func (m Messages) PutEpochLink(epoch uint64, link []byte) error {
+	return m.t.txn.Set(fmt.Appendf(nil, "%s%s/%016x", pELink, m.party, epoch), link)
+}
+
+// EpochKeys returns every epoch secret of the party held here.
+func (m Messages) EpochKeys() (map[uint64][]byte, error) {
+	out := map[uint64][]byte{}
+	prefix := pEKey + m.party + "/"
+	err := m.t.list(prefix, func(k, v []byte) error {
+		e, err := strconv.ParseUint(string(k[len(prefix):]), 16, 64)
+		if err != nil {
+			return err
+		}
+		out[e] = append([]byte(nil), v...)
+		return nil
+	})
+	return out, err
+}
+
+// Unread returns the messages kept sealed under epoch, oldest first.
+func (m Messages) Unread(epoch uint64) ([]rules.StoredMessage, error) {
+	var out []rules.StoredMessage
+	prefix := fmt.Sprintf("%s%s/%016x/", pUnrd, m.party, epoch)
+	err := m.t.list(prefix, func(k, _ []byte) error {
+		if rec, ok := m.Get(string(k[len(prefix):])); ok {
+			out = append(out, rec)
+		}
+		return nil
+	})
+	SortStoredByHLC(out)
+	return out, err
+}
+
+// Reveal stores the opened content msg of a message kept sealed, and
+// indexes and applies it as Put does a readable one.
+func (m Messages) Reveal(rec rules.StoredMessage, msg rules.Message) (rules.StoredMessage, error) {
+	id := rec.Signed.ID()
+	if err := m.t.txn.Delete(m.unreadKey(rec.Msg.Epoch, id)); err != nil {
+		return rec, err
+	}
+	rec.Msg, rec.Body = msg, msg.Body
+	if err := m.t.set(m.msgKey(id), rec); err != nil {
+		return rec, err
+	}
+	return m.effect(id, rec, msg)
 }
 
 // After returns up to limit messages of the feeds beyond heads (a version
@@ -213,6 +300,11 @@ func (m Messages) After(heads map[string]uint64, limit int) ([]rules.SignedMessa
 func SortByHLC(ms []rules.SignedMessage) {
 	hlc := func(m rules.SignedMessage) uint64 { d, _ := m.Decode(); return d.HLC }
 	sort.SliceStable(ms, func(i, j int) bool { return hlc(ms[i]) < hlc(ms[j]) })
+}
+
+// SortStoredByHLC sorts stored messages by time, oldest first.
+func SortStoredByHLC(ms []rules.StoredMessage) {
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Msg.HLC < ms[j].Msg.HLC })
 }
 
 // Page returns up to limit posts of a topic, newest first, before the

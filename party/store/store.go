@@ -55,6 +55,9 @@ const (
 	pFile  = "p/file/"
 	pChunk = "p/chunk/"
 	pFRef  = "p/fref/"
+	pEKey  = "p/ekey/"   // party/epoch → the epoch's secret
+	pELink = "p/elink/"  // party/epoch → the previous epoch's secret sealed under this one's
+	pUnrd  = "p/unread/" // party/epoch/id: messages kept sealed, waiting for their epoch's key
 )
 
 // ErrMissing is a record that is not there.

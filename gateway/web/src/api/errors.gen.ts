@@ -36,6 +36,7 @@ export type ErrorCode =
   | "invite_options_invalid"
   | "invite_revoked"
   | "invite_used_up"
+  | "key_pending"
   | "limit_invalid"
   | "member_not_found"
   | "message_deleted"
@@ -118,6 +119,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   invite_options_invalid: { status: 422, message: "An invite lasts from 1 minute to 30 days and allows up to 1000 uses (0 means no limit)." },
   invite_revoked: { status: 410, message: "This invite was revoked." },
   invite_used_up: { status: 410, message: "This invite has been used as many times as allowed." },
+  key_pending: { status: 503, message: "This party's encryption key has not reached your node yet. Try again in a moment." },
   limit_invalid: { status: 400, message: "limit must be a number from 1 to 100." },
   member_not_found: { status: 404, message: "There is no such member in this party." },
   message_deleted: { status: 410, message: "That message was deleted." },

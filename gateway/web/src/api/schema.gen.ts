@@ -1018,6 +1018,10 @@ export interface components {
             role?: "owner" | "admin" | "member";
             /** @description owner's memberId */
             owner?: string;
+            /** @description the party's messages and typing notices are end-to-end encrypted to its members (a party made before encryption existed is not); see SECURITY.md */
+            encrypted?: boolean;
+            /** @description the current key epoch of an encrypted party; a new one starts with every join and removal, and weekly */
+            epoch?: number;
             members: components["schemas"]["Member"][];
             /** @description banned member keys (owner only) */
             bans?: {
@@ -1153,6 +1157,8 @@ export interface components {
             fingerprint: string;
             /** @description the name to show: displayName, followed by the fingerprint's first group when another member has the same name */
             label: string;
+            /** @description encrypted parties, the short form of the member's encryption key (xxxx-xxxx-xxxx-xxxx-xxxx), for members to compare out of band */
+            keyFingerprint?: string;
             /** @enum {string} */
             role: "owner" | "admin" | "member";
             seat: number;
@@ -3375,6 +3381,15 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description `message_empty`, `message_too_long`, `file_too_many`, `file_invalid` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `key_pending`: the party is end-to-end encrypted and its current key has not reached this node yet (just admitted by an admin while the owner is away); try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -64,6 +64,9 @@ export function MemberList({ party, me, store, setDialog, go }: Props) {
                   </Group>
                   {m.admittedBy && <Text size="xs" c="dimmed" truncate>let in by {nameOf(m.admittedBy)}</Text>}
                   <Text size="xs" c="dimmed" ff="monospace" title="Member key fingerprint: compare it with the person to be sure who they are" data-testid="fingerprint">{m.fingerprint}</Text>
+                  {m.keyFingerprint && (
+                    <Text size="xs" c="dimmed" ff="monospace" title="Encryption key fingerprint: the key this party's messages are encrypted to for this member. Compare it with them out of band; a different one means someone else could read." data-testid="key-fingerprint">🔒 {m.keyFingerprint}</Text>
+                  )}
                 </Stack>
               </Group>
               {m.memberId !== me && !party.direct && (

@@ -5,7 +5,7 @@
 // and emoji reactions.
 import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { ActionIcon, Box, Button, Center, CloseButton, Group, Loader, Menu, Modal, Popover, Stack, Text, Textarea, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconArrowBackUp, IconArrowDown, IconDots, IconMoodSmile, IconPaperclip, IconSend } from "@tabler/icons-react";
+import { IconArrowBackUp, IconArrowDown, IconDots, IconMoodSmile, IconPaperclip, IconSend, IconLock } from "@tabler/icons-react";
 import { routes, type FileChoice, type Member, type Message, type Party, type Topic } from "../api";
 import { MessageFiles, PendingUploads, useUploads } from "./Attachments";
 import { describe } from "../errors";
@@ -333,11 +333,19 @@ export function MessagePane({ live, party, topic, me, unreadAtOpen = 0, jump }: 
       }}>
       <Group px="md" py="xs" className="pane-head" wrap="nowrap">
         <Text fw={700} truncate data-testid="topic-name">{party.direct ? place : `# ${topic.name}`}</Text>
+        {party.encrypted && (
+          <Tooltip label="End-to-end encrypted: only the party's members can read these messages. The key changes whenever someone joins or leaves." multiline w={280} withArrow>
+            <Group gap={4} wrap="nowrap" c="dimmed" data-testid="e2e-lock" aria-label="End-to-end encrypted">
+              <IconLock size={14} aria-hidden />
+              <Text size="xs">encrypted</Text>
+            </Group>
+          </Tooltip>
+        )}
       </Group>
       <div ref={scroller} onScroll={onScroll} className="messages" role="log" aria-label={`Messages in ${place}`} aria-live="polite" data-testid="messages">
         {loadingOlder && <Center p="sm"><Loader size="sm" aria-label="Loading older messages" /></Center>}
         {loaded && !cursor && (
-          <Text c="dimmed" size="sm" ta="center" p="md" data-testid="history-start">{party.direct ? `This is the start of your conversation with ${party.name}.` : `This is the start of #${topic.name}.`}</Text>
+          <Text c="dimmed" size="sm" ta="center" p="md" data-testid="history-start">{party.direct ? `This is the start of your conversation with ${party.name}.` : `This is the start of #${topic.name}.`}{party.encrypted ? " Messages here are end-to-end encrypted: only the party's members can read them." : ""}</Text>
         )}
         {!loaded && !error && <Center p="xl"><Loader aria-label="Loading messages" /></Center>}
         {error && <Text c="red" size="sm" p="md" role="alert">{error} <Button size="compact-xs" variant="light" onClick={() => void loadNewest()}>Try again</Button></Text>}

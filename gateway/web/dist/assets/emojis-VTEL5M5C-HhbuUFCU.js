@@ -1,0 +1,1 @@
+export{n as default}from"./EmojiPicker-DaqG4OMm.js";
