@@ -123,6 +123,8 @@ func joinBenchMember(b *testing.B, s *Service, owner Actor, p string, i int) Act
 		}
 		st = st.Clone()
 		st.Members[a.MemberID()] = &rules.Member{ID: a.MemberID(), Name: "w", Peer: "peer-self", Seat: i}
+		// A holder of the current epoch, as a member it was sealed to is.
+		st.KeyFrom[a.MemberID()], st.Holders[a.MemberID()] = st.Epoch, true
 		if err := t.PutState(st); err != nil {
 			return err
 		}

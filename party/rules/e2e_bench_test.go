@@ -66,6 +66,6 @@ func BenchmarkRotation(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(len(sop.Payload)), "op-bytes")
 	})
-	b.ReportMetric(float64(len(sop.Payload)), "op-bytes")
 }
