@@ -50,6 +50,7 @@ var errorTable = map[string]ErrorInfo{
 	"weak_password":          {http.StatusUnprocessableEntity, "Choose a stronger password."},
 	"email_taken":            {http.StatusConflict, "An account with this email already exists. Sign in instead."},
 	"account_not_found":      {http.StatusNotFound, "There is no such account here."},
+	"encryption_key_limit":   {http.StatusConflict, "This account has made a new encryption key as often as allowed (100 times)."},
 	"token_invalid":          {http.StatusBadRequest, "This link is not valid or was used already. Ask for a new one."},
 	"token_expired":          {http.StatusGone, "This link has expired. Ask for a new one."},
 	"already_verified":       {http.StatusConflict, "Your email is verified already."},

@@ -39,6 +39,18 @@ func (s *Server) partyRoutes(mux *http.ServeMux) {
 	route("DELETE /api/parties/{id}", noContent(s, func(r *http.Request, p identity.Principal) error {
 		return ps.Delete(r.Context(), actor(p), r.PathValue("id"))
 	}))
+	route("POST /api/me/encryption-key", answer(s, func(r *http.Request, p identity.Principal) (any, error) {
+		k, err := s.id.RotateEncKey(p.Account.ID)
+		if err != nil {
+			return nil, err
+		}
+		pub := rules.EncPublic(k)
+		n, err := ps.ChangeKey(r.Context(), actor(p), pub)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"keyFingerprint": rules.EncFingerprint(pub), "parties": n}, nil
+	}))
 	route("POST /api/parties/{id}/leave", noContent(s, func(r *http.Request, p identity.Principal) error {
 		return ps.Leave(r.Context(), actor(p), r.PathValue("id"))
 	}))

@@ -40,6 +40,7 @@ type Parties interface {
 	CloseDirect(a party.Actor, id string) error
 	InviteStatus(ctx context.Context, token string) (party.InviteStatus, error)
 	Health(a party.Actor) ([]party.PartyHealth, error)
+	ChangeKey(ctx context.Context, a party.Actor, enc []byte) (int, error)
 }
 
 // Chat runs messages for local accounts.

@@ -6,6 +6,7 @@ import (
 	"crypto/hpke"
 	"crypto/sha256"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,13 +25,21 @@ type Account struct {
 	// everything this account publishes. Its public half is the account's
 	// global identity, MemberID.
 	MemberKey ed25519.PrivateKey `json:"memberKey"`
+	// EncGen is the generation of the account's encryption key: each
+	// rotation derives the next (EncKey).
+	EncGen int `json:"encGen,omitempty"`
 }
 
 // EncKey derives an account's encryption key (HPKE, ML-KEM-768 +
-// X25519) from its member key: HKDF-SHA256 of the member key's seed, under
-// a label of its own, is the seed of RFC 9180's DeriveKeyPair.
-func EncKey(memberKey ed25519.PrivateKey) (hpke.PrivateKey, error) {
-	seed, err := hkdf.Key(sha256.New, memberKey.Seed(), nil, "chatterbox/enc-key/v1", 32)
+// X25519) of generation gen from its member key: HKDF-SHA256 of the member
+// key's seed, under a label of its own and the generation, is the seed of
+// RFC 9180's DeriveKeyPair.
+func EncKey(memberKey ed25519.PrivateKey, gen int) (hpke.PrivateKey, error) {
+	info := "chatterbox/enc-key/v1"
+	if gen > 0 {
+		info += "/" + strconv.Itoa(gen)
+	}
+	seed, err := hkdf.Key(sha256.New, memberKey.Seed(), nil, info, 32)
 	if err != nil {
 		return nil, err
 	}

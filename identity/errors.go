@@ -38,6 +38,7 @@ var (
 	ErrOAuthFailed          = newErr("oauth_failed", "the provider refused the sign-in")
 	ErrOAuthUnavailable     = newErr("oauth_unavailable", "the provider cannot be reached")
 	ErrOAuthEmailUnverified = newErr("oauth_email_unverified", "the provider has no verified email for this user")
+	ErrTooManyKeys          = newErr("encryption_key_limit", "this account has made a new encryption key as often as allowed")
 )
 
 const codeThrottled = "too_many_attempts"

@@ -399,26 +399,70 @@ func (s *Service) accountByIndex(key string) (Account, error) {
 	return a, err
 }
 
-// EncKey returns the encryption key of the local account whose MemberID
-// is memberID: the key its parties seal their epoch secrets to (see
-// party/rules/e2e.go). It is derived from the member key (EncKey), so
-// whatever restores the member key restores it too.
+// EncKey returns the current encryption key of the local account whose
+// MemberID is memberID: the key its parties seal their epoch secrets to
+// (see party/rules/e2e.go). It is derived from the member key (EncKey), so
+// whatever restores the member key (and the generation) restores it too.
 func (s *Service) EncKey(memberID string) (hpke.PrivateKey, bool) {
+	keys := s.EncKeys(memberID)
+	if len(keys) == 0 {
+		return nil, false
+	}
+	return keys[0], true
+}
+
+// EncKeys returns every encryption key generation of the local account
+// whose MemberID is memberID, the current first: seals made before a
+// rotation reached the account's parties open with an earlier one.
+func (s *Service) EncKeys(memberID string) []hpke.PrivateKey {
 	if k, ok := s.encKeys.Load(memberID); ok {
-		return k.(hpke.PrivateKey), true
+		return k.([]hpke.PrivateKey)
 	}
 	a, err := s.accountByIndex(prefixMember + memberID)
 	if err != nil {
-		return nil, false
+		return nil
 	}
-	k, err := EncKey(a.MemberKey)
-	if err != nil {
-		s.log.Error("derive encryption key", "err", err)
-		return nil, false
+	var keys []hpke.PrivateKey
+	for gen := a.EncGen; gen >= 0; gen-- {
+		k, err := EncKey(a.MemberKey, gen)
+		if err != nil {
+			s.log.Error("derive encryption key", "err", err)
+			return nil
+		}
+		keys = append(keys, k)
 	}
-	s.encKeys.Store(memberID, k)
-	return k, true
+	s.encKeys.Store(memberID, keys)
+	return keys
 }
+
+// RotateEncKey moves the account to its next encryption key generation and
+// returns the new key. Its parties learn it from the party service.
+func (s *Service) RotateEncKey(accountID string) (hpke.PrivateKey, error) {
+	var a Account
+	err := update(s.db, func(txn *badger.Txn) error {
+		if err := getJSON(txn, prefixAccount+accountID, &a); err != nil {
+			return err
+		}
+		if a.EncGen >= maxEncGen {
+			return ErrTooManyKeys
+		}
+		a.EncGen++
+		return setJSON(txn, prefixAccount+a.ID, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.encKeys.Delete(a.MemberID())
+	k, ok := s.EncKey(a.MemberID())
+	if !ok {
+		return nil, errors.New("identity: encryption key not derived")
+	}
+	return k, nil
+}
+
+// maxEncGen bounds an account's encryption key rotations (each one is
+// derived again whenever the account's keys are needed).
+const maxEncGen = 100
 
 // MemberKey returns the private member key of the local account whose
 // MemberID is memberID. The party service signs with it on the owner's

@@ -406,6 +406,16 @@ func TestBrowserTwoNodesChat(t *testing.T) {
 	if !strings.Contains(shown, want) {
 		t.Fatalf("Bob's app shows Alice's key as %q, want %s", shown, want)
 	}
+	// Alice makes a new key: Bob's app shows the new fingerprint.
+	a.run("make a new encryption key",
+		chromedp.Click(`button[aria-label="New encryption key"]`),
+		chromedp.WaitVisible(`//*[@role="dialog"][contains(., "Make a new encryption key?")]`, chromedp.BySearch),
+		chromedp.Click(`//*[@role="dialog"]//button[contains(., "Make a new key")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`[role=dialog]`))
+	aliceKey, _ = nodes[0].Identity().EncKey(pv.Owner)
+	want = rules.EncFingerprint(rules.EncPublic(aliceKey))
+	b.run("see Alice's new key fingerprint",
+		chromedp.WaitVisible(`//div[@data-testid="member"][contains(., "Alice")]//*[@data-testid="key-fingerprint"][contains(., "`+want+`")]`, chromedp.BySearch))
 	a.run("see bob join", chromedp.WaitVisible(`//section[@aria-label="Members"]//*[contains(., "Bob")]`, chromedp.BySearch))
 	a.openTopic("general")
 

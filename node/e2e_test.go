@@ -257,3 +257,57 @@ func TestOfflineMemberReadsAcrossRotations(t *testing.T) {
 		t.Fatalf("the posts span epochs %v, want three", epochs)
 	}
 }
+
+// TestMemberChangesItsKey: a member makes a new encryption key; every
+// party it is in records it with a new epoch sealed to it — at once where
+// it owns the party, through the owner's node elsewhere (later, when that
+// node was away) — and chat goes on under the new key.
+func TestMemberChangesItsKey(t *testing.T) {
+	nodes := nodetest.Start(t, 2)
+	a, b := signUp(t, nodes[0], "Ann"), signUp(t, nodes[1], "Bob")
+	partyID, topic := partyOf(t, a, b)
+	bobsOwn, _ := partyOf(t, b, a)
+	oldKey := b.encPublic(t)
+	before := state(a.n, partyID).Epoch
+
+	r := b.c.Must(http.StatusOK, "POST", "/api/me/encryption-key", nil)
+	newKey := b.encPublic(t)
+	if bytes.Equal(newKey, oldKey) || r.String("keyFingerprint") != rules.EncFingerprint(newKey) || r.JSON["parties"].(float64) != 2 {
+		t.Fatalf("rotation answered %s (key changed: %v)", r.Raw, !bytes.Equal(newKey, oldKey))
+	}
+	for _, id := range []string{partyID, bobsOwn} {
+		nodetest.Eventually(t, converge, "both nodes to record Bob's new key", func() bool {
+			sa, sb := state(a.n, id), state(b.n, id)
+			return sa != nil && sb != nil && sa.Head == sb.Head && bytes.Equal(sa.Members[b.memberID].Enc, newKey)
+		})
+	}
+	if st := state(a.n, partyID); st.Epoch != before+1 {
+		t.Fatalf("epoch %d after the key change, want %d", st.Epoch, before+1)
+	}
+	// Ann's app shows the new fingerprint for Bob.
+	for _, m := range members(a.c.Must(200, "GET", "/api/parties/"+partyID, nil)) {
+		if m["memberId"] == b.memberID && m["keyFingerprint"] != rules.EncFingerprint(newKey) {
+			t.Fatalf("Ann sees Bob's key as %v", m["keyFingerprint"])
+		}
+	}
+	a.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": "after Bob's new key, from Ann"})
+	b.c.Must(201, "POST", "/api/parties/"+partyID+"/topics/"+topic+"/messages", map[string]string{"body": "after my new key, from Bob"})
+	nodetest.Eventually(t, converge, "each to read the other under the new epoch", func() bool {
+		return countPrefix(history(t, b, partyID, topic, 100), "after Bob's new key") == 1 &&
+			countPrefix(history(t, a, partyID, topic, 100), "after my new key") == 1
+	})
+
+	// With Ann's node away, Bob's next key waits for it.
+	annCfg := nodetest.SameAddrs(a.n)
+	if err := a.n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.c.Must(http.StatusOK, "POST", "/api/me/encryption-key", nil)
+	third := b.encPublic(t)
+	annNode := nodetest.StartWith(t, annCfg)
+	a.rebind(t, annNode)
+	nodetest.Eventually(t, converge, "Ann's node to record Bob's key change once it is back", func() bool {
+		st := state(annNode, partyID)
+		return st != nil && bytes.Equal(st.Members[b.memberID].Enc, third)
+	})
+}

@@ -45,8 +45,13 @@ type oneKey struct{ key ed25519.PrivateKey }
 func (k oneKey) MemberKey(string) (ed25519.PrivateKey, bool) { return k.key, true }
 
 func (k oneKey) EncKey(string) (hpke.PrivateKey, bool) {
-	enc, err := identity.EncKey(k.key)
+	enc, err := identity.EncKey(k.key, 0)
 	return enc, err == nil
+}
+
+func (k oneKey) EncKeys(id string) []hpke.PrivateKey {
+	enc, _ := k.EncKey(id)
+	return []hpke.PrivateKey{enc}
 }
 
 // benchService is a party service on a real Badger (synced writes, as in a

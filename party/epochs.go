@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/chatterbox/chatterbox/party/replica"
 	"github.com/chatterbox/chatterbox/party/rules"
 	"github.com/chatterbox/chatterbox/party/store"
 )
@@ -81,16 +82,15 @@ func (c *core) takeKeys(t *store.Txn, st *rules.State, op rules.Op) ([]Event, er
 		return nil, nil
 	}
 	for _, id := range op.Keys.SealedTo() {
-		k, ok := c.keys.EncKey(id)
-		if !ok {
-			continue
+		keys := c.keys.EncKeys(id)
+		for _, k := range keys {
+			if secret, err := rules.OpenEpoch(k, st.ID, epoch, id, op.Keys.Seals[id]); err == nil {
+				return c.keepSecret(msgs, st, epoch, secret)
+			}
 		}
-		secret, err := rules.OpenEpoch(k, st.ID, epoch, id, op.Keys.Seals[id])
-		if err != nil {
+		if len(keys) > 0 {
 			c.lg.Warn("an epoch key sealed to a local account does not open", "party", st.ID, "epoch", epoch, "member", id)
-			continue
 		}
-		return c.keepSecret(msgs, st, epoch, secret)
 	}
 	return nil, nil
 }
@@ -251,4 +251,53 @@ func (c *core) wakeRekey() {
 	case c.rekeyQ <- struct{}{}:
 	default:
 	}
+}
+
+// ChangeKey tells every encrypted party the actor is in of its new
+// encryption key enc (its identity has moved to it): the owner's node
+// records it with a member.key op, which starts a new epoch sealed to the
+// new key. Parties the actor owns are changed here and now; for the others
+// a signed key change goes to the owner's node, at once or, while that
+// node is away, by the retry loop. It returns how many parties were told.
+func (p *Parties) ChangeKey(ctx context.Context, a Actor, enc []byte) (int, error) {
+	c := p.c
+	ms, err := c.memberships(a.AccountID)
+	if err != nil {
+		return 0, err
+	}
+	told := 0
+	for _, m := range ms {
+		if m.Status != store.StatusMember || m.Direct {
+			continue
+		}
+		st, err := c.store.State(m.Party)
+		if err != nil || !st.Encrypted() || st.Members[a.MemberID()] == nil {
+			continue
+		}
+		frame, err := replica.EncodeKeyChange(a.Key, enc, m.Party, c.now().UnixMilli())
+		if err != nil {
+			return told, err
+		}
+		if c.sequencesHere(st) {
+			req, err := replica.DecodeRequest(frame)
+			if err != nil {
+				return told, err
+			}
+			body := rules.MemberKeyBody{Member: a.MemberID(), Request: rules.Envelope{Payload: req.Payload, Sig: req.Sig}}
+			if _, err := p.ledger.Sequence(ctx, m.Party, rules.KindMemberKey, func(*rules.State) (any, error) { return body, nil }); err != nil {
+				return told, err
+			}
+		} else {
+			om := st.OwnerMember()
+			err := c.store.Update(func(t *store.Txn) error {
+				return t.PutKeyChange(m.Party, a.MemberID(), store.LeaveOutbox{Request: frame, OwnerPeer: om.Peer, Addrs: om.Addrs})
+			})
+			if err != nil {
+				return told, err
+			}
+		}
+		told++
+	}
+	c.rep.RetryNow()
+	return told, nil
 }

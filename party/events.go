@@ -52,7 +52,7 @@ func (c *core) opEvents(st *rules.State, ops []rules.Op) {
 	for _, op := range ops {
 		var ev Event
 		switch op.Kind {
-		case rules.KindRename, rules.KindAdminGrant, rules.KindAdminReclaim, rules.KindOwnerTransfer:
+		case rules.KindRename, rules.KindAdminGrant, rules.KindAdminReclaim, rules.KindOwnerTransfer, rules.KindMemberKey:
 			ev = Event{Type: EvPartyUpdated, Data: map[string]string{"name": st.Name}}
 		case rules.KindDelete:
 			ev = Event{Type: EvPartyDeleted}

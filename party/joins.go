@@ -204,6 +204,8 @@ func (p *Parties) retryPending() bool {
 			}
 		}
 		leaves, _ = t.Leaves()
+		changes, _ := t.KeyChanges()
+		leaves = append(leaves, changes...)
 		return nil
 	})
 	waiting := false
@@ -215,7 +217,7 @@ func (p *Parties) retryPending() bool {
 			waiting = true
 		}
 	}
-	for _, lo := range leaves {
+	for _, lo := range leaves { // and key changes: the same kind of errand
 		if !c.rep.Leave(lo.OwnerPeer, lo.Addrs, lo.Request) {
 			waiting = true
 			continue

@@ -45,9 +45,12 @@ type Network interface {
 // joiner, recording a leave).
 type Keys interface {
 	MemberKey(memberID string) (ed25519.PrivateKey, bool)
-	// EncKey returns a local account's encryption key, which the epoch
-	// secrets of its encrypted parties are sealed to.
+	// EncKey returns a local account's current encryption key, which the
+	// epoch secrets of its encrypted parties are sealed to; EncKeys every
+	// generation of it, the current first (seals made before a rotation
+	// open with an earlier one).
 	EncKey(memberID string) (hpke.PrivateKey, bool)
+	EncKeys(memberID string) []hpke.PrivateKey
 }
 
 // Actor is the local account on whose behalf an action runs.

@@ -58,7 +58,7 @@ func NewRogue(t testing.TB) *Rogue {
 		t.Fatalf("rogue host: %v", err)
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
-	enc, err := identity.EncKey(key)
+	enc, err := identity.EncKey(key, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ const (
 	reqTime = "time"
 	// reqChunk asks a member node for a chunk of an attached file (files.go).
 	reqChunk = "chunk"
+	// reqKey carries a member's new encryption key to the owner's node
+	// (rules.KeyChange).
+	reqKey = "enckey"
 )
 
 // Request is one request frame. Join and leave payloads are signed by the
@@ -191,6 +194,12 @@ func EncodeJoinRequest(j Joiner, token string, timeMillis int64) ([]byte, error)
 // node sends to the owner's node.
 func EncodeLeaveRequest(key ed25519.PrivateKey, party string, timeMillis int64) ([]byte, error) {
 	return signedRequest(reqLeave, rules.LeaveDomain, LeaveRequest{Party: party, Member: memberID(key), Time: timeMillis}, key)
+}
+
+// EncodeKeyChange builds the signed key change frame a member's node sends
+// to the owner's node of party: the member's new encryption key enc.
+func EncodeKeyChange(key ed25519.PrivateKey, enc []byte, party string, timeMillis int64) ([]byte, error) {
+	return signedRequest(reqKey, rules.EncKeyDomain, rules.KeyChange{Party: party, Member: memberID(key), Enc: enc, Time: timeMillis}, key)
 }
 
 // ResponseError returns the error a response frame carries, or nil.

@@ -51,6 +51,8 @@ func (r *Replica) handle(ctx context.Context, from string, raw []byte) ([]byte, 
 		resp, err = r.handleTime(from)
 	case reqChunk:
 		resp, err = r.handleChunk(from, req)
+	case reqKey:
+		resp, err = r.handleKeyChange(ctx, from, req)
 	default:
 		err = fmt.Errorf("%w: unknown request type %q", rules.ErrBadRequest, req.Type)
 	}

@@ -22,6 +22,7 @@ const (
 	JoinDomain   = "chatterbox/join/v1\n"
 	LeaveDomain  = "chatterbox/leave/v1\n"
 	InviteDomain = "chatterbox/invite/v1\n"
+	EncKeyDomain = "chatterbox/enc-key/v1\n"
 )
 
 // Envelope is signed payload bytes and their signature, as they travel

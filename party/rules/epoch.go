@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -47,8 +48,8 @@ func (n *State) ownerKeys(op Op, before map[string]bool) error {
 		return nil
 	}
 	if op.Keys == nil {
-		if !maps.Equal(before, n.memberSet()) {
-			return invalid("a membership change in an encrypted party must start a new epoch")
+		if !maps.Equal(before, n.memberSet()) || op.Kind == KindMemberKey {
+			return invalid("a membership or key change in an encrypted party must start a new epoch")
 		}
 		return nil
 	}
@@ -129,7 +130,12 @@ func (s *State) Sealing(op Op) (map[string][]byte, error) {
 		return nil, nil
 	}
 	n := s
-	if op.Kind != KindEpoch {
+	if op.Kind == KindMemberKey {
+		n = s.Clone()
+		if err := n.apply(op); err != nil {
+			return nil, err
+		}
+	} else if op.Kind != KindEpoch {
 		n = s.Clone()
 		before := n.memberSet()
 		if err := n.apply(op); errors.Is(err, ErrNoEffect) {
@@ -160,4 +166,65 @@ func SealTo(party string, epoch uint64, members map[string][]byte, secret []byte
 		k.Seals[id] = seal
 	}
 	return k, nil
+}
+
+// KeyChange is a member's signed request (EncKeyDomain) for its new
+// encryption key in one party: the owner's node records it with a
+// KindMemberKey op, which starts a new epoch sealed to the new key.
+type KeyChange struct {
+	Party  string `json:"party"`
+	Member string `json:"member"`
+	Enc    []byte `json:"enc"`
+	Time   int64  `json:"time"` // unix ms, the member's clock
+}
+
+// MemberKeyBody is the body of a KindMemberKey op: the member's signed
+// KeyChange, exactly as signed.
+type MemberKeyBody struct {
+	Member  string   `json:"member"`
+	Request Envelope `json:"request"`
+}
+
+// OpenKeyChange verifies a KeyChange envelope as member's and decodes it.
+func OpenKeyChange(e Envelope, member string) (KeyChange, error) {
+	var kc KeyChange
+	pub, err := MemberKey(member)
+	if err != nil || !e.Verify(EncKeyDomain, pub) {
+		return kc, invalid("key change not signed by %s", member)
+	}
+	if err := json.Unmarshal(e.Payload, &kc); err != nil {
+		return kc, invalid("key change: %v", err)
+	}
+	if kc.Member != member {
+		return kc, invalid("key change of %s signed by %s", kc.Member, member)
+	}
+	return kc, CheckEncKey(kc.Enc)
+}
+
+// applyKeyChange sets a member's new encryption key from its signed
+// request: for this party, newer than the one it replaces.
+func (n *State) applyKeyChange(op Op) error {
+	var b MemberKeyBody
+	if err := json.Unmarshal(op.Body, &b); err != nil {
+		return invalid("member.key body: %v", err)
+	}
+	if !n.E2E {
+		return invalid("a key change in a party that is not encrypted")
+	}
+	m := n.Members[b.Member]
+	if m == nil {
+		return noEffect("%s is not a member", b.Member)
+	}
+	kc, err := OpenKeyChange(b.Request, b.Member)
+	if err != nil {
+		return err
+	}
+	if kc.Party != n.ID {
+		return invalid("key change for party %s", kc.Party)
+	}
+	if kc.Time <= m.EncAt || kc.Time < m.JoinedAt {
+		return noEffect("key change of %d not newer than the key of %d", kc.Time, max(m.EncAt, m.JoinedAt))
+	}
+	m.Enc, m.EncAt = kc.Enc, kc.Time
+	return nil
 }

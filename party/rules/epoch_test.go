@@ -2,9 +2,12 @@ package rules_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -268,4 +271,106 @@ func TestEpochLinksReachBackNotForward(t *testing.T) {
 	if _, _, err := p.State.Next(p.SignOp(op)); !errors.Is(err, rules.ErrInvalidOp) {
 		t.Fatalf("a short link: %v", err)
 	}
+}
+
+// TestMemberKeyChange: a member's new encryption key is recorded only from
+// its own signed request for this party, newer than its key, and only with
+// a new epoch sealed to the new key.
+func TestMemberKeyChange(t *testing.T) {
+	p := partytest.NewEncryptedParty(t, rules.Limits{Members: 4, Topics: 2})
+	bob := p.Admit("bob", "peer-bob")
+	bobID := partytest.MemberID(bob)
+	newEnc := partytest.EncKey(t)
+	change := func(key ed25519.PrivateKey, kc rules.KeyChange) rules.MemberKeyBody {
+		e, err := rules.Seal(rules.EncKeyDomain, kc, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rules.MemberKeyBody{Member: bobID, Request: e}
+	}
+	good := rules.KeyChange{Party: p.State.ID, Member: bobID, Enc: rules.EncPublic(newEnc), Time: time.Now().UnixMilli()}
+	base := func(body rules.MemberKeyBody) rules.Op {
+		return rules.Op{Party: p.State.ID, Seq: p.State.Seq + 1, Prev: p.State.Head, Time: time.Now().UnixMilli(), Kind: rules.KindMemberKey, Body: []byte(mustJSON(body))}
+	}
+	other := good
+	other.Party = "another party"
+	stale := good
+	stale.Time = p.State.Members[bobID].JoinedAt - 1
+	for name, op := range map[string]rules.Op{
+		"without a new epoch":    base(change(bob, good)),
+		"signed by someone else": func() rules.Op { o := base(change(p.Key, good)); o.Keys = p.Keys(o); return o }(),
+		"for another party":      func() rules.Op { o := base(change(bob, other)); o.Keys = p.Keys(o); return o }(),
+		"with no key":            func() rules.Op { kc := good; kc.Enc = nil; o := base(change(bob, kc)); o.Keys = p.Keys(o); return o }(),
+		"that leaves the member out": func() rules.Op {
+			o := base(change(bob, good))
+			o.Keys = p.Keys(o)
+			delete(o.Keys.Seals, bobID)
+			return o
+		}(),
+	} {
+		if _, _, err := p.State.Next(p.SignOp(op)); !errors.Is(err, rules.ErrInvalidOp) {
+			t.Errorf("a key change %s: %v, want refused", name, err)
+		}
+	}
+	// From before bob joined: kept without effect.
+	o := base(change(bob, stale))
+	if _, _, err := p.State.Next(p.SignOp(o)); !errors.Is(err, rules.ErrNoEffect) {
+		t.Fatalf("a stale key change: %v, want no effect", err)
+	}
+	epoch := p.State.Epoch
+	p.Apply(rules.KindMemberKey, change(bob, good))
+	if !bytes.Equal(p.State.Members[bobID].Enc, rules.EncPublic(newEnc)) || p.State.Epoch != epoch+1 {
+		t.Fatalf("after the change: key recorded %v, epoch %d (was %d)", bytes.Equal(p.State.Members[bobID].Enc, rules.EncPublic(newEnc)), p.State.Epoch, epoch)
+	}
+	op, _ := p.Ops[len(p.Ops)-1].Decode()
+	if _, err := rules.OpenEpoch(newEnc, p.State.ID, op.Keys.Epoch, bobID, op.Keys.Seals[bobID]); err != nil {
+		t.Fatalf("the new epoch does not open with the new key: %v", err)
+	}
+	if _, err := rules.OpenEpoch(p.Enc[bobID], p.State.ID, op.Keys.Epoch, bobID, op.Keys.Seals[bobID]); err == nil {
+		t.Fatal("the new epoch opens with the old key")
+	}
+	// The same request again changes nothing.
+	if _, _, err := p.State.Next(p.SignOp(base(change(bob, good)))); !errors.Is(err, rules.ErrNoEffect) {
+		t.Fatalf("a replayed key change: %v", err)
+	}
+}
+
+// TestLargestMessageFitsEncrypted: a 4000-character body of 4-byte
+// characters and 8 files at every limit, encrypted and signed, is within
+// MaxMsgPayload and opens again.
+func TestLargestMessageFitsEncrypted(t *testing.T) {
+	p := partytest.NewEncryptedParty(t, rules.Limits{Members: 2, Topics: 1})
+	bob := p.Admit("bob", "peer-bob")
+	m := p.State.Members[partytest.MemberID(bob)]
+	thumb := append([]byte{0xff, 0xd8, 0xff}, bytes.Repeat([]byte{0xfe}, rules.MaxThumbBytes-3)...)
+	var files []rules.FileRef
+	for i := range rules.MaxFilesPerMessage {
+		chunks := make([]string, rules.ChunkCount(rules.MaxFileBytes))
+		for j := range chunks {
+			chunks[j] = strings.Repeat("ab", 32)
+		}
+		files = append(files, rules.FileRef{Hash: strings.Repeat(fmt.Sprint(i%10), 64), Size: rules.MaxFileBytes, Type: "image/" + strings.Repeat("x", 90),
+			Name: strings.Repeat("😀", rules.MaxFileNameChars-4) + ".jpg", Chunks: chunks, Thumb: thumb})
+	}
+	msg := rules.Message{Party: p.State.ID, Topic: "general", Author: m.ID, Node: m.Peer, Seq: 1, HLC: uint64(time.Now().UnixMilli()) << 16,
+		Kind: rules.MsgPost, Body: strings.Repeat("😀", rules.MaxBodyChars), Files: files, ClientID: strings.Repeat("c", 64)}
+	if err := rules.CheckContent(msg); err != nil {
+		t.Fatalf("the largest message is not valid content: %v", err)
+	}
+	sealed, err := rules.EncryptMessage(msg, p.State.Epoch, p.Secrets[p.State.Epoch])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := rules.SignMessage(sealed, bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sm.Payload) > rules.MaxMsgPayload {
+		t.Fatalf("the largest message encrypted is %d bytes, over %d", len(sm.Payload), rules.MaxMsgPayload)
+	}
+	look := keyLookup{memLookup{}, p.Secrets}
+	if j := rules.JudgeMessage(look, p.State, sm, nil, time.Now().Add(time.Second)); j.Verdict != rules.Accept || j.Msg.Body != msg.Body {
+		t.Fatalf("the largest message judged %v (%v)", j.Verdict, j.Err)
+	}
+	t.Logf("largest message: %d bytes signed and encrypted (limit %d)", len(sm.Payload), rules.MaxMsgPayload)
 }

@@ -60,8 +60,11 @@ type SignedMessage Envelope
 
 const (
 	// MaxBodyChars is the longest message body, in characters.
-	MaxBodyChars  = 4000
-	MaxMsgPayload = 96 << 10 // a 4000-character body and 8 files' references with thumbnails
+	MaxBodyChars = 4000
+	// MaxMsgPayload bounds a signed message: a 4000-character body and 8
+	// files' references with thumbnails (about 104 KB of JSON at most), and that
+	// content encrypted (base64 in JSON: a third more).
+	MaxMsgPayload = 144 << 10
 )
 
 // ID identifies a message: hex SHA-256 of its signed payload.

@@ -26,6 +26,9 @@ const (
 	// KindEpoch starts a new epoch of an encrypted party and does nothing
 	// else (its Keys are the point).
 	KindEpoch = "epoch"
+	// KindMemberKey records a member's new encryption key (its signed
+	// KeyChange) and starts a new epoch sealed to it.
+	KindMemberKey = "member.key"
 
 	// Owner-log ops about admins (admin.go).
 	KindAdminGrant    = "admin.grant"

@@ -23,8 +23,10 @@ type Member struct {
 	// By is the admin whose sub-log admitted the member; empty when the
 	// owner did.
 	By string `json:"by,omitempty"`
-	// Enc is the member's public encryption key (encrypted parties).
-	Enc []byte `json:"enc,omitempty"`
+	// Enc is the member's public encryption key (encrypted parties);
+	// EncAt the time of the KeyChange that set it (0: its join's).
+	Enc   []byte `json:"enc,omitempty"`
+	EncAt int64  `json:"encAt,omitempty"`
 }
 
 // Topic is a channel of a party.
@@ -439,6 +441,8 @@ func (n *State) apply(op Op) error {
 		if op.Keys == nil {
 			return invalid("an epoch op without keys")
 		}
+	case KindMemberKey:
+		return n.applyKeyChange(op)
 	case KindAdminGrant, KindAdminReclaim, KindOwnerTransfer:
 		return n.applyAdminOwnerOp(op)
 	default:

@@ -47,7 +47,8 @@ const (
 	StatusUndone = "undone"
 )
 
-// LeaveOutbox is a signed leave request waiting for the owner's node.
+// LeaveOutbox is a signed leave request (or key change) waiting for the
+// owner's node.
 type LeaveOutbox struct {
 	Request   []byte   `json:"request"`
 	OwnerPeer string   `json:"ownerPeer"`
@@ -104,9 +105,12 @@ func (t *Txn) PutLeave(party, member string, lo LeaveOutbox) error {
 }
 
 // Leaves lists the leave requests waiting.
-func (t *Txn) Leaves() ([]LeaveOutbox, error) {
+func (t *Txn) Leaves() ([]LeaveOutbox, error) { return t.outbox(pLeave) }
+
+// outbox lists the signed requests waiting under prefix.
+func (t *Txn) outbox(prefix string) ([]LeaveOutbox, error) {
 	var out []LeaveOutbox
-	err := t.list(pLeave, func(k []byte, raw []byte) error {
+	err := t.list(prefix, func(k []byte, raw []byte) error {
 		var lo LeaveOutbox
 		if err := json.Unmarshal(raw, &lo); err != nil {
 			return err
@@ -118,7 +122,17 @@ func (t *Txn) Leaves() ([]LeaveOutbox, error) {
 	return out, err
 }
 
-// DeleteLeave deletes a leave request the owner's node answered.
+// PutKeyChange stores a member's signed key change until the owner's node
+// takes it (a newer one for the party replaces it).
+func (t *Txn) PutKeyChange(party, member string, lo LeaveOutbox) error {
+	return t.set([]byte(pKeyCh+party+"/"+member), lo)
+}
+
+// KeyChanges lists the key changes waiting.
+func (t *Txn) KeyChanges() ([]LeaveOutbox, error) { return t.outbox(pKeyCh) }
+
+// DeleteLeave deletes a leave request (or key change) the owner's node
+// answered.
 func (t *Txn) DeleteLeave(lo LeaveOutbox) error { return t.txn.Delete(lo.Key) }
 
 // PutInvite stores an invite the owner's node issued.

@@ -46,6 +46,7 @@ const (
 	pInv   = "p/inv/"
 	pMine  = "p/mine/"
 	pLeave = "p/leave/"
+	pKeyCh = "p/keychange/" // party/member: a key change waiting for the owner's node
 	pMsg   = "p/msg/"
 	pFeed  = "p/feed/"
 	pFHead = "p/fhead/"

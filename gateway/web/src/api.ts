@@ -234,6 +234,7 @@ export const routes = {
   register: (email: string, password: string, displayName: string) =>
     api<{ email: string; status: string }>("POST", "/api/auth/register", { email, password, displayName }, false),
   logout: () => api<void>("POST", "/api/auth/logout"),
+  rotateKey: () => api<{ keyFingerprint: string; parties: number }>("POST", "/api/me/encryption-key"),
   verifyEmail: (token: string) => api<Account>("POST", "/api/auth/verify-email", { token }, false),
   resendVerification: () => api<{ status: string }>("POST", "/api/auth/resend-verification"),
   forgotPassword: (email: string) => api<{ message: string }>("POST", "/api/auth/forgot-password", { email }, false),

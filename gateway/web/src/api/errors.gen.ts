@@ -20,6 +20,7 @@ export type ErrorCode =
   | "direct_not_allowed"
   | "email_taken"
   | "emoji_invalid"
+  | "encryption_key_limit"
   | "file_invalid"
   | "file_not_found"
   | "file_too_large"
@@ -103,6 +104,7 @@ export const errorTable: Record<ErrorCode, { status: number; message: string }> 
   direct_not_allowed: { status: 403, message: "You can write directly only to someone who is in a party with you." },
   email_taken: { status: 409, message: "An account with this email already exists. Sign in instead." },
   emoji_invalid: { status: 422, message: "A reaction is one emoji." },
+  encryption_key_limit: { status: 409, message: "This account has made a new encryption key as often as allowed (100 times)." },
   file_invalid: { status: 422, message: "That file cannot be attached." },
   file_not_found: { status: 404, message: "There is no such file here." },
   file_too_large: { status: 413, message: "That file is too large: a file is at most 25 MiB." },

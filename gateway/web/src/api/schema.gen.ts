@@ -200,6 +200,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/encryption-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a new encryption key for the account and give it to its parties
+         * @description The account's encryption key (which its encrypted parties seal their keys to) moves to the next generation. Each encrypted party the account is in records the new key with a signed op that starts a new epoch sealed to it — at once for parties the account owns, otherwise when the owner's node takes the signed request (now, or when it is reachable). Earlier keys still open what was sealed to them.
+         */
+        post: operations["rotateEncryptionKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/verify-email": {
         parameters: {
             query?: never;
@@ -1793,6 +1813,40 @@ export interface operations {
             };
             /** @description `unauthorized` (no token) or `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["Other"];
+        };
+    };
+    rotateEncryptionKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new key's fingerprint, and how many parties were told */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keyFingerprint: string;
+                        parties: number;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `encryption_key_limit`: 100 new keys made already */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,7 +2,7 @@
 // the direct conversations, and the signed-in account with its sign-out
 // button.
 import { ActionIcon, Avatar, useMantineColorScheme, Button, Group, Indicator, Menu, NavLink, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
-import { IconDeviceDesktop, IconDots, IconDownload, IconHash, IconLink, IconLogout, IconMoon, IconPlus, IconSearch, IconServer, IconSun, IconUserPlus } from "@tabler/icons-react";
+import { IconDeviceDesktop, IconDots, IconDownload, IconHash, IconKey, IconLink, IconLogout, IconMoon, IconPlus, IconSearch, IconServer, IconSun, IconUserPlus } from "@tabler/icons-react";
 import { notifications } from "@mantine/notifications";
 import { saveExport, type Account, type Party, type Topic } from "../api";
 import type { Dialog } from "./ShellDialogs";
@@ -204,6 +204,9 @@ export function PartyNav({ me, parties, party, topic, unread, mentioned, setDial
             <ColorSchemeToggle />
             <Tooltip label="Export all my messages">
               <ActionIcon variant="subtle" onClick={() => exportArchive()} aria-label="Export all my messages"><IconDownload size={18} /></ActionIcon>
+            </Tooltip>
+            <Tooltip label="New encryption key">
+              <ActionIcon variant="subtle" onClick={() => setDialog({ kind: "newKey" })} aria-label="New encryption key"><IconKey size={18} /></ActionIcon>
             </Tooltip>
             <Tooltip label="Node status">
               <ActionIcon variant="subtle" onClick={() => go("/node")} aria-label="Node status"><IconServer size={18} /></ActionIcon>

@@ -1,5 +1,6 @@
 // The dialogs of the main screen: create, rename, delete and leave a
 // party; invite; create, rename and delete a topic; remove a member.
+import { notifications } from "@mantine/notifications";
 import { routes, type Party } from "../api";
 
 /** How many parties one account may be in (the node's limit). */
@@ -25,6 +26,7 @@ export type Dialog =
   | { kind: "notifications" }
   | { kind: "joinLink" }
   | { kind: "closeDirect" }
+  | { kind: "newKey" }
   | null;
 
 interface Props {
@@ -52,6 +54,13 @@ export function ShellDialogs({ dialog, close, party, store, go, me }: Props) {
           const p = await routes.createParty(name);
           store.dispatch({ type: "put", party: p });
           go(`/p/${p.id}` + (p.topics[0] ? `/${p.topics[0].id}` : ""));
+        }} />
+      <ConfirmDialog opened={dialog?.kind === "newKey"} title="Make a new encryption key?" confirmLabel="Make a new key" onClose={close}
+        text="Your parties encrypt to the new key from now on and your key fingerprint changes: people who compared it with you will see a new one. Do it if you think someone else may have your old key."
+        onConfirm={async () => {
+          const r = await routes.rotateKey();
+          notifications.show({ color: "green", autoClose: 8000, message: `New key ${r.keyFingerprint}, given to ${r.parties} ${r.parties === 1 ? "party" : "parties"}.` });
+          if (party) await store.refresh(party.id);
         }} />
       {party && (
         <>

@@ -1,0 +1,1 @@
+export{n as default}from"./EmojiPicker-B7cYIwsV.js";

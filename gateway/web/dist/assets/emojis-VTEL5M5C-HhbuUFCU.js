@@ -1,1 +1,0 @@
-export{n as default}from"./EmojiPicker-DaqG4OMm.js";
