@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -310,4 +311,41 @@ func TestMemberChangesItsKey(t *testing.T) {
 		st := state(annNode, partyID)
 		return st != nil && bytes.Equal(st.Members[b.memberID].Enc, third)
 	})
+}
+
+// TestRefusedCiphertextIsLoggedWithItsReason: a member node that sends a
+// message of an encrypted party in the clear, under an epoch it never
+// held, or with a broken tag has it rejected by the validator (GossipSub
+// lowers the sender's score for each) and the reason logged.
+func TestRefusedCiphertextIsLoggedWithItsReason(t *testing.T) {
+	logs := &lockedBuffer{}
+	cfg := nodetest.Config(t, t.TempDir())
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n := nodetest.StartWith(t, cfg)
+	a := signUp(t, n, "Ann")
+	partyID, topic := partyOf(t, a)
+	rogue := nodetest.NewRogue(t)
+	if err := rogue.Join(n, invite(t, a, partyID, nil).String("token"), "Mallory"); err != nil {
+		t.Fatal(err)
+	}
+	st := state(n, partyID)
+	msg := rules.Message{Party: partyID, Topic: topic, Author: rogue.MemberID(), Node: rogue.Peer, Seq: 1,
+		HLC: uint64(time.Now().UnixMilli()) << 16, Kind: rules.MsgPost, Body: "hello"}
+	broken := rogue.Seal(msg)
+	broken.Sealed[len(broken.Sealed)-1] ^= 1
+	old, err := rules.EncryptMessage(msg, 1, make([]byte, rules.EpochSecretSize)) // epoch 1: the owner's alone
+	if err != nil {
+		t.Fatal(err)
+	}
+	for reason, m := range map[string]rules.Message{"plaintext": msg, "bad_ciphertext": broken, "revoked_epoch": old} {
+		if v := n.Parties().ValidateGossip(partyID, rogue.Peer, signMsg(t, m, rogue.Key)); v != rules.Reject {
+			t.Fatalf("%s judged %v", reason, v)
+		}
+		if !strings.Contains(logs.String(), `"reason":"`+reason+`"`) || !strings.Contains(logs.String(), rogue.MemberID()) {
+			t.Fatalf("no log line says %s for the rogue's message: %s", reason, logs.String())
+		}
+	}
+	if st.KeyFrom[rogue.MemberID()] <= 1 {
+		t.Fatalf("the rogue was sealed epoch %d: the revoked-epoch case proves nothing", st.KeyFrom[rogue.MemberID()])
+	}
 }

@@ -191,6 +191,7 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	c.call("DELETE", "/api/parties/"+id+"/topics/"+t2["id"].(string), "", nil, true)
 	c.call("POST", "/api/ws/ticket", "", nil, true)
 	c.call("GET", "/api/ws", "", nil, true)
+	c.call("POST", "/api/me/encryption-key", "", nil, true)
 	c.call("POST", "/api/parties/"+id+"/leave", "", nil, true)
 
 	// Generated invalid requests for every operation: no token, bodies

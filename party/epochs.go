@@ -301,3 +301,28 @@ func (p *Parties) ChangeKey(ctx context.Context, a Actor, enc []byte) (int, erro
 	c.rep.RetryNow()
 	return told, nil
 }
+
+// e2eReasons are the judge's reasons for refusing a message of an
+// encrypted party that concern its encryption.
+var e2eReasons = map[string]bool{"plaintext": true, "unknown_epoch": true, "revoked_epoch": true, "bad_ciphertext": true}
+
+// refused counts a refused message and, for an encryption reason, logs it:
+// once a minute per party, author and reason, so a member that sends
+// garbage cannot fill the log.
+func (c *core) refused(party, from string, j rules.Judgement) {
+	c.cfg.Observer.Rejected(j.Reason)
+	if !e2eReasons[j.Reason] {
+		return
+	}
+	key := party + "/" + j.Msg.Author + "/" + j.Reason
+	now := c.now()
+	if last, ok := c.refusals.Load(key); ok && now.Sub(last.(time.Time)) < time.Minute {
+		return
+	}
+	if c.refusalCount.Add(1) > 4096 { // bounded: forget them all now and then
+		c.refusals.Clear()
+		c.refusalCount.Store(0)
+	}
+	c.refusals.Store(key, now)
+	c.lg.Warn("refused an encrypted party's message", "party", party, "author", j.Msg.Author, "from", from, "reason", j.Reason, "err", j.Err)
+}

@@ -122,7 +122,7 @@ func (s *Service) validateMessage(st *rules.State, from string, sm rules.SignedM
 		s.c.rep.HandOff(func() { s.c.recordEquivocation(st.ID, j, sm) })
 	}
 	if j.Verdict == rules.Reject {
-		s.c.cfg.Observer.Rejected(j.Reason)
+		s.c.refused(st.ID, from, j)
 	}
 	return j.Verdict
 }

@@ -55,7 +55,7 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 		stored          int
 		gaps            []rules.Message
 		direct          bool
-		rejected        []string        // reasons
+		rejected        []rules.Judgement
 		authors         map[string]bool // of posts, in a direct conversation
 	)
 	// Received messages are committed without a sync of their own (the
@@ -78,7 +78,7 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 				equivs = append(equivs, func() { l.c.recordEquivocation(party, j, sm) })
 			}
 			if j.Verdict == rules.Reject {
-				rejected = append(rejected, j.Reason)
+				rejected = append(rejected, j)
 			}
 			if j.Verdict != rules.Accept {
 				continue
@@ -112,8 +112,8 @@ func (l *ledger) addMessages(party, from string, sms []rules.SignedMessage) (int
 	for _, f := range equivs {
 		f()
 	}
-	for _, why := range rejected {
-		l.c.cfg.Observer.Rejected(why)
+	for _, j := range rejected {
+		l.c.refused(party, from, j)
 	}
 	if stored > 0 {
 		l.c.cfg.Observer.Received(stored)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -158,9 +159,13 @@ type core struct {
 	net    Network         // set by Start, constant after
 	sink   EventSink       // set before Start, constant after
 	rekeyQ chan struct{}   // wakes the rekey loop
-	rep    *replica.Replica
-	ctx    context.Context // ends when the service closes
-	names  nameBook        // members' names, for direct conversations
+	// refusals: when an encryption refusal was last logged, by party,
+	// author and reason (refused).
+	refusals     sync.Map
+	refusalCount atomic.Int64
+	rep          *replica.Replica
+	ctx          context.Context // ends when the service closes
+	names        nameBook        // members' names, for direct conversations
 	// For the Node page (health.go): when each peer was last connected,
 	// and how the last sync of each party with each peer went.
 	seen  sync.Map // peer → time.Time

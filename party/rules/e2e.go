@@ -64,8 +64,8 @@ const (
 	linkKeyInfo = "chatterbox/epoch-link/v1"
 	msgADLabel  = "chatterbox/msg-ad/v1"
 	typADLabel  = "chatterbox/typing-ad/v1"
-	// MaxEpochAge is how long the owner's node keeps an epoch before it
-	// starts a new one although nobody joined or left.
+	// MaxEpochAgeMillis is how long the owner's node keeps an epoch
+	// before it starts a new one although nobody joined or left.
 	MaxEpochAgeMillis = 7 * 24 * 3600 * 1000
 )
 
